@@ -1,0 +1,272 @@
+// THE event alphabet, as one data table. For each event kind: its fields (small integer
+// domains, enums, flag sets, booleans) with defaults, a doc line, its legality predicate
+// on the current state, and its effect. Generation, mutation, minimization, validation,
+// the text printer/parser and the msgpack codec read this table; none of them names an
+// event kind. An event that is illegal in the current state is skipped (and the skip is
+// observed), so every stream is valid.
+//
+// Phases (state.phase): 'host' = the vCPU is not running guest code (userspace ioctls);
+// 'guest' = the CPU runs L1 or L2; 'delivery' = VMRUN is vectoring an event. Guest events
+// in 'delivery' first complete the delivery (the CPU vectors before it executes).
+
+import {
+  bit, evtinj, INTERCEPT, SVM_EVTINJ_TYPE_INTR, SVM_EVTINJ_TYPE_NMI, SVM_EVTINJ_TYPE_EXEPT, SVM_EXIT_NPF,
+  SVM_EXIT_EXCP_BASE, SVM_EXIT_TASK_SWITCH, SVM_EXIT_SHUTDOWN, V_INTR_MASKING_MASK, V_IRQ_MASK, V_NMI_ENABLE_MASK,
+  V_NMI_PENDING_MASK, V_NMI_BLOCKING_MASK, X86_EFLAGS_IF, DB_VECTOR, UD_VECTOR, SS_VECTOR, GP_VECTOR, PF_VECTOR,
+  type InterceptName,
+} from './constants.js';
+import { cur, type VcpuState } from './state.js';
+import { guest_execute, hw_delivery_fault, insn, async, NPF_IN_L0_TABLES, NPF_IN_L1_TABLES } from './hardware.js';
+import type { KvmOps } from './kvm/ops.js';
+import type { VcpuEvents } from './kvm/x86.js';
+
+// ---- field descriptions ---------------------------------------------------------------
+
+export type FieldSpec =
+  | { readonly type: 'int'; readonly min: number; readonly max: number; readonly default: number; readonly doc: string }
+  | { readonly type: 'enum'; readonly values: readonly string[]; readonly default: string; readonly doc: string }
+  | { readonly type: 'flags'; readonly values: readonly string[]; readonly default: readonly string[]; readonly doc: string }
+  | { readonly type: 'bool'; readonly default: boolean; readonly doc: string };
+
+type FieldValue<F> = F extends { type: 'int' } ? number
+  : F extends { type: 'bool' } ? boolean
+  : F extends { type: 'enum'; values: readonly (infer V)[] } ? V
+  : F extends { type: 'flags'; values: readonly (infer V)[] } ? V[]
+  : never;
+export type FieldsOf<F> = { -readonly [N in keyof F]: FieldValue<F[N]> };
+
+/** Where an event kind may occur: the phases it is legal in. */
+export type Where = 'host' | 'guest' | 'delivery';
+
+export interface EventSpec<F extends Record<string, FieldSpec>> {
+  readonly doc: string;
+  readonly where: Where;
+  readonly fields: F;
+  /** Extra legality beyond `where` (e.g. L1 only, needs nesting). */
+  readonly legal?: (v: VcpuState, e: FieldsOf<F>) => boolean;
+  /** The effect. May return the KVM_GET_VCPU_EVENTS view when the event reads it. */
+  readonly apply: (k: KvmOps, v: VcpuState, e: FieldsOf<F>) => VcpuEvents | void;
+}
+
+/** Identity helper that keeps each entry's field types precise (`as const` inference). */
+const ev = <const F extends Record<string, FieldSpec>>(spec: EventSpec<F>): EventSpec<F> => spec;
+
+const VECTORS = ['DB', 'UD', 'SS', 'GP', 'PF'] as const;
+const VECTOR_NUM: Record<(typeof VECTORS)[number], number> = { DB: DB_VECTOR, UD: UD_VECTOR, SS: SS_VECTOR, GP: GP_VECTOR, PF: PF_VECTOR };
+const IRQ_VECTORS = ['0x30', '0x68', '0xec'] as const;
+
+const VMCB12_INTERCEPTS = ['nmi', 'intr', 'vintr', 'iret', 'hlt', 'ioio', 'cpuid'] as const;
+const VMCB12_INT_CTL = ['v_intr_masking', 'v_irq', 'v_nmi_enable', 'v_nmi_pending', 'v_nmi_blocking'] as const;
+const INT_CTL_BITS: Record<(typeof VMCB12_INT_CTL)[number], number> = {
+  v_intr_masking: V_INTR_MASKING_MASK, v_irq: V_IRQ_MASK, v_nmi_enable: V_NMI_ENABLE_MASK,
+  v_nmi_pending: V_NMI_PENDING_MASK, v_nmi_blocking: V_NMI_BLOCKING_MASK,
+};
+const VMCB12_INJECT = ['none', 'intr_0x68', 'intr_0x30', 'nmi', 'GP', 'SS'] as const;
+
+const l1Only = (v: VcpuState): boolean => !v.guestMode && v.cfg.nested;
+const hostRunnable = (v: VcpuState): boolean => v.mpState !== 'SHUTDOWN';
+
+/** Builds vmcb12 in L1's memory from a `vmrun` event (L1 writes it before VMRUN). */
+function writeVmcb12(v: VcpuState, e: FieldsOf<(typeof ALPHABET)['vmrun']['fields']>): void {
+  const vmcb12 = v.vmcb12;
+  let intercepts = bit(INTERCEPT.VMRUN); // required by nested_vmcb_check_controls
+  for (const f of e.intercepts) intercepts |= bit(INTERCEPT[f.toUpperCase() as InterceptName]);
+  let exceptions = 0;
+  for (const x of e.exceptions) exceptions |= bit(VECTOR_NUM[x]);
+  let intCtl = 0;
+  for (const f of e.int_ctl) intCtl |= INT_CTL_BITS[f];
+  vmcb12.intercepts = intercepts;
+  vmcb12.exceptions = exceptions;
+  vmcb12.intCtl = intCtl;
+  vmcb12.intVector = Number(e.int_vector);
+  vmcb12.intState = e.int_state;
+  const inj = e.inject;
+  vmcb12.eventInjErr = 0;
+  vmcb12.eventInj = inj === 'none' ? 0
+    : inj === 'nmi' ? evtinj(SVM_EVTINJ_TYPE_NMI, 0)
+    : inj.startsWith('intr_') ? evtinj(SVM_EVTINJ_TYPE_INTR, Number(inj.slice(5)))
+    : evtinj(SVM_EVTINJ_TYPE_EXEPT, VECTOR_NUM[inj as 'GP' | 'SS'], true);
+  vmcb12.rflags = e.l2_if ? vmcb12.rflags | X86_EFLAGS_IF : vmcb12.rflags & ~X86_EFLAGS_IF;
+}
+
+const guestInsn = (doc: string, fn: (k: KvmOps, v: VcpuState) => void, legal?: (v: VcpuState) => boolean) =>
+  ev({ doc, where: 'guest', fields: {}, legal: legal ? (v) => legal(v) : undefined, apply: (k, v) => guest_execute(k, v, fn) });
+
+export const ALPHABET = {
+  // ---- host / userspace (legal while the vCPU is not running guest code) ----
+  nmi: ev({
+    doc: 'KVM_NMI / LAPIC NMI: kvm_inject_nmi (repeat for "simultaneous" NMIs)',
+    where: 'host', fields: {},
+    apply: (k, v) => k.kvm_inject_nmi(k, v),
+  }),
+  irq: ev({
+    doc: 'an external interrupt arrives at the in-kernel LAPIC (kvm_apic_set_irq)',
+    where: 'host',
+    fields: { vector: { type: 'enum', values: IRQ_VECTORS, default: '0x30', doc: 'interrupt vector' } },
+    apply: (k, v, e) => k.kvm_apic_set_irq(k, v, Number(e.vector)),
+  }),
+  set_vcpu_events: ev({
+    doc: 'KVM_SET_VCPU_EVENTS: NMI state and interrupt shadow (exception/interrupt written back as read)',
+    where: 'host',
+    fields: {
+      nmi_pending: { type: 'enum', values: ['keep', '0', '1', '2'], default: 'keep', doc: "nmi.pending ('keep': VALID_NMI_PENDING not set)" },
+      nmi_injected: { type: 'bool', default: false, doc: 'nmi.injected' },
+      nmi_masked: { type: 'bool', default: false, doc: 'nmi.masked' },
+      shadow: { type: 'enum', values: ['keep', '0', '1'], default: 'keep', doc: "interrupt.shadow ('keep': VALID_SHADOW not set)" },
+    },
+    apply: (k, v, e) => k.kvm_vcpu_ioctl_x86_set_vcpu_events(k, v, {
+      nmiPending: e.nmi_pending === 'keep' ? null : Number(e.nmi_pending),
+      nmiInjected: e.nmi_injected,
+      nmiMasked: e.nmi_masked,
+      shadow: e.shadow === 'keep' ? null : e.shadow === '1',
+    }),
+  }),
+  get_vcpu_events: ev({
+    doc: 'KVM_GET_VCPU_EVENTS: what userspace reads (observed as events.*)',
+    where: 'host', fields: {},
+    apply: (k, v) => k.kvm_vcpu_ioctl_x86_get_vcpu_events(k, v),
+  }),
+  run: ev({
+    doc: 'KVM_RUN: enter the guest; until=first_exit: a signal ends KVM_RUN after the next exit',
+    where: 'host',
+    fields: { until: { type: 'enum', values: ['userspace', 'first_exit'], default: 'userspace', doc: 'when KVM_RUN returns' } },
+    legal: (v) => hostRunnable(v),
+    apply: (k, v, e) => k.kvm_arch_vcpu_ioctl_run(k, v, e.until === 'first_exit'),
+  }),
+
+  // ---- guest instructions (L2 in guest mode, else L1) ----
+  nop: guestInsn('a plain instruction (ends a shadow, lets a single-step trap fire)', insn.nop),
+  sti: guestInsn('STI (IF 0->1 opens a one-instruction shadow)', insn.sti),
+  cli: guestInsn('CLI', insn.cli),
+  mov_ss: guestInsn('MOV SS (one-instruction shadow)', insn.mov_ss),
+  iret: guestInsn('IRET (ends the current handler; unblocks vNMI)', insn.iret),
+  hlt: guestInsn('HLT', insn.hlt),
+  cpuid: guestInsn('CPUID (intercepted: KVM emulates and skips it)', insn.cpuid),
+  ioio: guestInsn('an I/O port access (intercepted: completed by userspace)', insn.ioio),
+  clgi: guestInsn('CLGI (L1)', insn.clgi, l1Only),
+  stgi: guestInsn('STGI (L1)', insn.stgi, l1Only),
+  fault: ev({
+    doc: 'the guest raises an exception (#VMEXIT if intercepted, else delivered in the guest)',
+    where: 'guest',
+    fields: { vector: { type: 'enum', values: VECTORS, default: 'GP', doc: 'exception vector' } },
+    apply: (k, v, e) => guest_execute(k, v, (k2, v2) => async.exception(k2, v2, VECTOR_NUM[e.vector])),
+  }),
+  npf: ev({
+    doc: "a guest access misses in L0's nested page tables (l0) or, in L2, in L1's (l1)",
+    where: 'guest',
+    fields: { tables: { type: 'enum', values: ['l0', 'l1'], default: 'l0', doc: 'whose tables miss the page' } },
+    legal: (v, e) => e.tables === 'l0' || (v.guestMode && v.cfg.npt),
+    apply: (k, v, e) => guest_execute(k, v, (k2, v2) => async.npf(k2, v2, e.tables === 'l1')),
+  }),
+  phys_intr: guestInsn('a host interrupt arrives while the guest runs: #VMEXIT(INTR)', async.phys_intr),
+  host_nmi: guestInsn('a host NMI arrives while the guest runs: #VMEXIT(NMI)', async.host_nmi),
+  vmrun: ev({
+    doc: 'L1 executes VMRUN with a vmcb12 it prepared (intercepts, event_inj, int_ctl, int_state)',
+    where: 'guest',
+    fields: {
+      intercepts: { type: 'flags', values: VMCB12_INTERCEPTS, default: ['nmi', 'intr'], doc: 'vmcb12 intercepts (VMRUN is always set)' },
+      exceptions: { type: 'flags', values: VECTORS, default: [], doc: 'vmcb12 exception intercepts' },
+      inject: { type: 'enum', values: VMCB12_INJECT, default: 'none', doc: 'vmcb12.event_inj' },
+      int_ctl: { type: 'flags', values: VMCB12_INT_CTL, default: ['v_intr_masking'], doc: 'vmcb12.int_ctl bits' },
+      int_vector: { type: 'enum', values: ['0x30', '0x68'], default: '0x30', doc: 'vmcb12.int_vector (for v_irq)' },
+      int_state: { type: 'int', min: 0, max: 1, default: 0, doc: 'vmcb12.int_state (interrupt shadow)' },
+      l2_if: { type: 'bool', default: true, doc: "L2's RFLAGS.IF" },
+    },
+    legal: (v) => l1Only(v),
+    apply: (k, v, e) => guest_execute(k, v, (k2, v2) => {
+      writeVmcb12(v2, e);
+      insn.vmrun(k2, v2);
+    }),
+  }),
+
+  // ---- delivery-time (legal only while VMRUN vectors an event) ----
+  delivery_fault: ev({
+    doc: 'a #VMEXIT cuts the event delivery (IDT/stack page misses in nested tables, intercepted exception, task gate, triple fault)',
+    where: 'delivery',
+    fields: {
+      cause: { type: 'enum', values: ['npf_l0', 'npf_l1', 'exception', 'task_switch', 'shutdown'], default: 'npf_l0', doc: 'what interrupts the delivery' },
+      vector: { type: 'enum', values: VECTORS, default: 'GP', doc: 'the intercepted exception (cause=exception)' },
+    },
+    legal: (v, e) => e.cause === 'npf_l1' ? v.guestMode && v.cfg.npt
+      : e.cause !== 'exception' || (cur(v).exceptions & bit(VECTOR_NUM[e.vector])) !== 0,
+    apply: (k, v, e) => {
+      switch (e.cause) {
+        case 'npf_l0': return hw_delivery_fault(k, v, SVM_EXIT_NPF, NPF_IN_L0_TABLES);
+        case 'npf_l1': return hw_delivery_fault(k, v, SVM_EXIT_NPF, NPF_IN_L1_TABLES);
+        case 'exception': return hw_delivery_fault(k, v, SVM_EXIT_EXCP_BASE + VECTOR_NUM[e.vector], 0);
+        case 'task_switch': return hw_delivery_fault(k, v, SVM_EXIT_TASK_SWITCH, 0);
+        case 'shutdown': return hw_delivery_fault(k, v, SVM_EXIT_SHUTDOWN, 0);
+      }
+    },
+  }),
+} as const;
+
+export type Alphabet = typeof ALPHABET;
+export type EventKind = keyof Alphabet;
+type FieldsOfKind<K extends EventKind> = Alphabet[K] extends EventSpec<infer F> ? FieldsOf<F> : never;
+/** One event of a stream: `{ kind, ...fields }`. A new kind in ALPHABET extends this union. */
+export type SvmEvent = { [K in EventKind]: { kind: K } & FieldsOfKind<K> }[EventKind];
+
+export const EVENT_KINDS = Object.keys(ALPHABET) as EventKind[];
+
+/** The spec of a kind, seen through the generic interface the engine uses. */
+export function specOf(kind: string): EventSpec<Record<string, FieldSpec>> | undefined {
+  return (ALPHABET as unknown as Record<string, EventSpec<Record<string, FieldSpec>>>)[kind];
+}
+
+/** Is the event legal in this state? (phase, then the kind's own predicate) */
+export function isLegal(v: VcpuState, e: SvmEvent): boolean {
+  const spec = specOf(e.kind)!;
+  const phaseOk = spec.where === 'host' ? v.phase === 'host'
+    : spec.where === 'delivery' ? v.phase === 'delivery'
+    : v.phase === 'guest' || v.phase === 'delivery';
+  return phaseOk && (spec.legal ? spec.legal(v, e as never) : true);
+}
+
+/** The event of this kind with every field at its default. */
+export function defaultEvent(kind: EventKind): SvmEvent {
+  const spec = specOf(kind)!;
+  const e: Record<string, unknown> = { kind };
+  for (const [name, f] of Object.entries(spec.fields)) e[name] = Array.isArray(f.default) ? [...f.default] : f.default;
+  return e as SvmEvent;
+}
+
+/** Validates a plain object against the alphabet; returns an error message or null. */
+export function checkEvent(e: unknown): string | null {
+  if (typeof e !== 'object' || e === null) return 'event is not an object';
+  const kind = (e as { kind?: unknown }).kind;
+  const spec = typeof kind === 'string' ? specOf(kind) : undefined;
+  if (!spec) return `unknown event kind '${String(kind)}'`;
+  for (const [name, f] of Object.entries(spec.fields)) {
+    const err = checkField(name, f, (e as Record<string, unknown>)[name]);
+    if (err) return `${kind}: ${err}`;
+  }
+  for (const key of Object.keys(e)) {
+    if (key !== 'kind' && !(key in spec.fields)) return `${kind}: unknown field '${key}'`;
+  }
+  return null;
+}
+
+export function checkField(name: string, f: FieldSpec, value: unknown): string | null {
+  switch (f.type) {
+    case 'int':
+      return Number.isInteger(value) && (value as number) >= f.min && (value as number) <= f.max ? null
+        : `field '${name}' must be an integer in ${f.min}..${f.max}`;
+    case 'bool':
+      return typeof value === 'boolean' ? null : `field '${name}' must be 0 or 1`;
+    case 'enum':
+      return f.values.includes(value as string) ? null : `field '${name}' must be one of ${f.values.join('|')}`;
+    case 'flags': {
+      if (!Array.isArray(value)) return `field '${name}' must be a set of ${f.values.join('|')}`;
+      let last = -1;
+      for (const x of value) {
+        const i = f.values.indexOf(x as string);
+        if (i < 0) return `field '${name}': unknown flag '${String(x)}' (known: ${f.values.join('|')})`;
+        if (i <= last) return `field '${name}': flags must be distinct and in table order`;
+        last = i;
+      }
+      return null;
+    }
+  }
+}
+

@@ -1,0 +1,330 @@
+// The CPU side: VMRUN, EVENTINJ delivery (completed or cut short by a #VMEXIT), vNMI
+// delivery, virtual-interrupt (V_IRQ) delivery, the interrupt shadow, single-step traps,
+// guest instructions and #VMEXIT. KVM code reaches the CPU only through __svm_vcpu_run
+// (hw_vmrun); the CPU hands control back to KVM at #VMEXIT through the function table
+// (svm_vcpu_run_after_vmrun), so a patched KVM sees every exit.
+//
+// Sources: AMD APM vol. 2 ch. 15 as quoted in svm-reference.md §0, §B.2, §C.3.
+
+import { MAX_ENTRIES_PER_STEP } from './config.js';
+import {
+  SVM_INTERRUPT_SHADOW_MASK, V_NMI_ENABLE_MASK, V_NMI_PENDING_MASK, V_NMI_BLOCKING_MASK, V_IRQ_MASK,
+  V_GIF_ENABLE_MASK, V_GIF_MASK, INTERCEPT, bit, isValid, evtType, evtVector, evtinj, SVM_EVTINJ_TYPE_NMI,
+  SVM_EVTINJ_TYPE_INTR, SVM_EVTINJ_TYPE_EXEPT, SVM_EVTINJ_TYPE_SOFT, SVM_EXIT_INTR, SVM_EXIT_NMI,
+  SVM_EXIT_VINTR, SVM_EXIT_IRET, SVM_EXIT_EXCP_BASE, X86_EFLAGS_IF, X86_EFLAGS_TF, DB_VECTOR, exitName,
+  exceptionHasErrorCode, type InterceptName,
+} from './constants.js';
+import { cur, curGuest, level, WARN_ON_ONCE, type VcpuState, type Vmcb, type GuestFrame } from './state.js';
+import type { KvmOps } from './kvm/ops.js';
+
+/** Model abstraction of the NPF cause (exit_info_1): whose page tables miss the page. */
+export const NPF_IN_L0_TABLES = 1;
+export const NPF_IN_L1_TABLES = 2;
+/** Deepest handler nesting the model tracks per guest (frames beyond are not pushed). */
+const MAX_FRAMES = 8;
+
+const intercepted = (vmcb: Vmcb, name: InterceptName): boolean => (vmcb.intercepts & bit(INTERCEPT[name])) !== 0;
+const shadowed = (vmcb: Vmcb): boolean => (vmcb.intState & SVM_INTERRUPT_SHADOW_MASK) !== 0;
+const setShadow = (vmcb: Vmcb, on: boolean): void => {
+  vmcb.intState = on ? vmcb.intState | SVM_INTERRUPT_SHADOW_MASK : vmcb.intState & ~SVM_INTERRUPT_SHADOW_MASK;
+};
+
+/** GIF as the running guest sees it: V_GIF when the VMCB virtualises GIF, else 1 (hardware GIF=1 in guest). */
+function guestGifSet(vmcb: Vmcb): boolean {
+  return (vmcb.intCtl & V_GIF_ENABLE_MASK) === 0 || (vmcb.intCtl & V_GIF_MASK) !== 0;
+}
+
+/** VMRUN on svm->vmcb. `stiShadow`: the instruction before VMRUN was an STI that set IF (pre-be45bc4e). */
+export function hw_vmrun(k: KvmOps, v: VcpuState, stiShadow: boolean): void {
+  const vmcb = cur(v);
+  v.hw.entries++;
+  v.hw.vmrunInStiShadow = stiShadow;
+  v.hw.hostGif = true; // VMRUN sets GIF=1 for the guest
+  v.phase = 'guest';
+  if (isValid(vmcb.eventInj)) {
+    startDelivery(v, 'eventinj', true);
+    return;
+  }
+  hw_instruction_boundary(k, v, true);
+}
+
+function startDelivery(v: VcpuState, what: 'eventinj' | 'vnmi', atVmrun: boolean): void {
+  v.phase = 'delivery';
+  v.hw.delivering = what;
+  v.hw.deliveryAtVmrun = atVmrun;
+  v.hw.deliveryShadow = shadowed(cur(v));
+}
+
+/**
+ * Interrupt recognition at an instruction boundary (and right after VMRUN):
+ * physical INTR (intercepted by L0) > virtual NMI > virtual INTR (V_IRQ).
+ */
+export function hw_instruction_boundary(k: KvmOps, v: VcpuState, atVmrun = false): void {
+  const vmcb = cur(v);
+  if (v.hw.physIntrPending && intercepted(vmcb, 'INTR')) {
+    v.hw.physIntrPending = false;
+    hw_vmexit(k, v, SVM_EXIT_INTR, 0);
+    return;
+  }
+  const gif = guestGifSet(vmcb);
+  if ((vmcb.intCtl & V_NMI_ENABLE_MASK) && (vmcb.intCtl & V_NMI_PENDING_MASK) && !(vmcb.intCtl & V_NMI_BLOCKING_MASK)
+      && gif && !(shadowed(vmcb) && v.cfg.vnmiHonoursShadow)) {
+    startDelivery(v, 'vnmi', atVmrun);
+    return;
+  }
+  const ifSet = (vmcb.rflags & X86_EFLAGS_IF) !== 0;
+  if ((vmcb.intCtl & V_IRQ_MASK) && ifSet && !shadowed(vmcb) && gif) {
+    if (intercepted(vmcb, 'VINTR')) {
+      hw_vmexit(k, v, SVM_EXIT_VINTR, 0);
+      return;
+    }
+    // L1 gave L2 a virtual interrupt without intercepting VINTR: the CPU takes it.
+    vmcb.intCtl &= ~V_IRQ_MASK;
+    guest_take_event(v, evtinj(SVM_EVTINJ_TYPE_INTR, vmcb.intVector));
+  }
+}
+
+/** The in-progress delivery completes: the guest enters the handler. */
+export function hw_deliver(k: KvmOps, v: VcpuState): void {
+  const vmcb = cur(v);
+  if (v.hw.delivering === 'eventinj') {
+    const ev = vmcb.eventInj;
+    vmcb.eventInj = 0;
+    guest_take_event(v, ev);
+    // APM 15.21.10 (quoted in P1q): an EVENTINJ NMI with vNMI enabled sets V_NMI_BLOCKING.
+    if (evtType(ev) === SVM_EVTINJ_TYPE_NMI && (vmcb.intCtl & V_NMI_ENABLE_MASK)) vmcb.intCtl |= V_NMI_BLOCKING_MASK;
+  } else {
+    vmcb.intCtl = (vmcb.intCtl & ~V_NMI_PENDING_MASK) | V_NMI_BLOCKING_MASK;
+    guest_take_event(v, evtinj(SVM_EVTINJ_TYPE_NMI, 2));
+  }
+  if (v.cfg.shadowClearedByDelivery) setShadow(vmcb, false); // [INFER] B.4
+  v.hw.delivering = 'none';
+  v.phase = 'guest';
+  hw_instruction_boundary(k, v);
+}
+
+/**
+ * A #VMEXIT cuts the in-progress delivery (the IDT/stack page misses in a nested page
+ * table, or vectoring raises an intercepted exception, a task switch or a triple fault).
+ * The interrupted event goes to exit_int_info. The AMD quirk (be45bc4e, B.2): when the
+ * VMRUN ran in the host's STI shadow, the shadow shows up in int_state.
+ */
+export function hw_delivery_fault(k: KvmOps, v: VcpuState, exitCode: number, exitInfo1: number): void {
+  const vmcb = cur(v);
+  const cfg = v.cfg;
+  let info = 0;
+  let infoErr = 0;
+  if (v.hw.delivering === 'eventinj') {
+    info = vmcb.eventInj;
+    infoErr = vmcb.eventInjErr;
+  } else {
+    // vNMI series (V): the vNMI mask is cleared when its delivery is interrupted.
+    vmcb.intCtl &= ~V_NMI_BLOCKING_MASK;
+    if (cfg.vnmiDeliveryInExitIntInfo) {
+      vmcb.intCtl &= ~V_NMI_PENDING_MASK;
+      info = evtinj(SVM_EVTINJ_TYPE_NMI, 2);
+    }
+  }
+  const leakScope = v.hw.delivering === 'eventinj' || cfg.shadowLeakScope === 'any-delivery';
+  const leak = v.hw.deliveryAtVmrun && v.hw.vmrunInStiShadow && leakScope;
+  const own = cfg.entryShadowOnDeliveryExit === 'kept' && v.hw.deliveryShadow;
+  setShadow(vmcb, own || leak);
+  hw_vmexit(k, v, exitCode, exitInfo1, info, infoErr);
+}
+
+/** #VMEXIT: EVENTINJ cleared, exit fields written, GIF=0; control returns to KVM. */
+export function hw_vmexit(k: KvmOps, v: VcpuState, exitCode: number, exitInfo1: number, exitIntInfo = 0, exitIntInfoErr = 0): void {
+  const vmcb = cur(v);
+  vmcb.exitCode = exitCode;
+  vmcb.exitInfo1 = exitInfo1;
+  vmcb.exitIntInfo = exitIntInfo >>> 0;
+  vmcb.exitIntInfoErr = exitIntInfoErr;
+  vmcb.eventInj = 0;
+  v.hw.hostGif = false;
+  v.hw.delivering = 'none';
+  v.phase = 'host';
+  v.stat.exits++;
+  v.log.exits.push(`${level(v)}:${exitName(exitCode)}`);
+  k.svm_vcpu_run_after_vmrun(k, v);
+}
+
+/** The guest takes an event through its IDT: push a frame, clear IF, jump to the handler. */
+export function guest_take_event(v: VcpuState, info: number): void {
+  const vmcb = cur(v);
+  const g = curGuest(v);
+  const t = evtType(info);
+  const type: GuestFrame['type'] = t === SVM_EVTINJ_TYPE_NMI ? 'NMI' : t === SVM_EVTINJ_TYPE_EXEPT ? 'EXCP' : 'INTR';
+  const vector = t === SVM_EVTINJ_TYPE_NMI ? 2 : evtVector(info);
+  if (g.frames.length < MAX_FRAMES) {
+    g.frames.push({ type, vector, savedIf: (vmcb.rflags & X86_EFLAGS_IF) !== 0, savedRip: vmcb.rip });
+  }
+  vmcb.rflags &= ~(X86_EFLAGS_IF | X86_EFLAGS_TF);
+  vmcb.rip = 0x8000 + vector * 0x10;
+  if (type === 'NMI') g.nmis++;
+  else if (type === 'EXCP') g.exceptions++;
+  else g.irqs++;
+  const soft = t === SVM_EVTINJ_TYPE_SOFT ? 'SOFT' : type;
+  v.log.delivered.push(`${level(v)}:${soft}${type === 'NMI' ? '' : `:0x${vector.toString(16)}`}`);
+}
+
+/**
+ * Runs one guest instruction. A pending delivery completes first (the CPU always
+ * vectors the event before the next instruction); if that leaves the guest (an exit
+ * handled in KVM that returned to userspace), the instruction does not run.
+ */
+export function guest_execute(k: KvmOps, v: VcpuState, insn: (k: KvmOps, v: VcpuState) => void): void {
+  let guard = 0;
+  while (v.phase === 'delivery') {
+    if (++guard > MAX_ENTRIES_PER_STEP) return livelock(v);
+    hw_deliver(k, v);
+  }
+  if (v.phase === 'guest') insn(k, v);
+}
+
+export function livelock(v: VcpuState): void {
+  WARN_ON_ONCE(v, true, 'model: livelock (step budget of VMRUNs exhausted)');
+  v.phase = 'host';
+  v.hw.delivering = 'none';
+}
+
+/**
+ * Retire an instruction: the shadow of the previous STI/MOV SS ends unless this one
+ * sets a new one; a TF set at the start traps with #DB; then interrupts are recognised.
+ */
+function retire(k: KvmOps, v: VcpuState, tfAtStart: boolean, setsShadow = false): void {
+  const vmcb = cur(v);
+  setShadow(vmcb, setsShadow);
+  if (tfAtStart) {
+    hw_guest_exception(k, v, DB_VECTOR);
+    return;
+  }
+  hw_instruction_boundary(k, v);
+}
+
+const tf = (v: VcpuState): boolean => (cur(v).rflags & X86_EFLAGS_TF) !== 0;
+
+/** An exception raised by the guest: #VMEXIT if intercepted, else delivered in the guest. */
+export function hw_guest_exception(k: KvmOps, v: VcpuState, vector: number): void {
+  const vmcb = cur(v);
+  if (vmcb.exceptions & bit(vector)) {
+    hw_vmexit(k, v, SVM_EXIT_EXCP_BASE + vector, 0);
+    return;
+  }
+  guest_take_event(v, evtinj(SVM_EVTINJ_TYPE_EXEPT, vector, exceptionHasErrorCode(vector)));
+  hw_instruction_boundary(k, v);
+}
+
+/** An instruction whose intercept exits before it executes, and that is a no-op otherwise. */
+function interceptable(name: InterceptName, exitCode: number) {
+  return (k: KvmOps, v: VcpuState): void => {
+    const t = tf(v);
+    if (intercepted(cur(v), name)) {
+      hw_vmexit(k, v, exitCode, 0);
+      return;
+    }
+    cur(v).rip += 1;
+    retire(k, v, t);
+  };
+}
+
+/** Guest instruction semantics, used by the event alphabet's guest events. */
+export const insn = {
+  nop(k: KvmOps, v: VcpuState): void {
+    const t = tf(v);
+    cur(v).rip += 1;
+    retire(k, v, t);
+  },
+  sti(k: KvmOps, v: VcpuState): void {
+    const vmcb = cur(v);
+    const t = tf(v);
+    const wasSet = (vmcb.rflags & X86_EFLAGS_IF) !== 0;
+    vmcb.rflags |= X86_EFLAGS_IF;
+    vmcb.rip += 1;
+    retire(k, v, t, !wasSet); // only STI that sets IF (0->1) opens a shadow
+  },
+  cli(k: KvmOps, v: VcpuState): void {
+    const vmcb = cur(v);
+    const t = tf(v);
+    vmcb.rflags &= ~X86_EFLAGS_IF;
+    vmcb.rip += 1;
+    retire(k, v, t);
+  },
+  mov_ss(k: KvmOps, v: VcpuState): void {
+    const t = tf(v);
+    cur(v).rip += 1;
+    retire(k, v, t, true);
+  },
+  iret(k: KvmOps, v: VcpuState): void {
+    const vmcb = cur(v);
+    const t = tf(v);
+    if (intercepted(vmcb, 'IRET')) {
+      // SVM's IRET intercept is taken before the instruction executes: it is retried.
+      v.hw.retry = 'iret';
+      hw_vmexit(k, v, SVM_EXIT_IRET, 0);
+      return;
+    }
+    const frame = curGuest(v).frames.pop();
+    if (frame) {
+      vmcb.rflags = frame.savedIf ? vmcb.rflags | X86_EFLAGS_IF : vmcb.rflags & ~X86_EFLAGS_IF;
+      vmcb.rip = frame.savedRip;
+    } else {
+      vmcb.rip += 1;
+    }
+    // IRET ends virtual NMI blocking; a pending vNMI is then taken at the boundary.
+    if (vmcb.intCtl & V_NMI_ENABLE_MASK) vmcb.intCtl &= ~V_NMI_BLOCKING_MASK;
+    retire(k, v, t);
+  },
+  hlt: interceptable('HLT', 0x78),
+  cpuid: interceptable('CPUID', 0x72),
+  ioio: interceptable('IOIO', 0x7b),
+  vmrun: interceptable('VMRUN', 0x80),
+  clgi(k: KvmOps, v: VcpuState): void {
+    setGifInsn(k, v, false);
+  },
+  stgi(k: KvmOps, v: VcpuState): void {
+    setGifInsn(k, v, true);
+  },
+} as const;
+
+function setGifInsn(k: KvmOps, v: VcpuState, value: boolean): void {
+  const vmcb = cur(v);
+  const t = tf(v);
+  if (intercepted(vmcb, value ? 'STGI' : 'CLGI')) {
+    hw_vmexit(k, v, value ? 0x84 : 0x85, 0);
+    return;
+  }
+  // vGIF: the CPU toggles V_GIF itself.
+  vmcb.intCtl = value ? vmcb.intCtl | V_GIF_MASK : vmcb.intCtl & ~V_GIF_MASK;
+  vmcb.rip += 1;
+  retire(k, v, t);
+}
+
+/** Events that are not instructions but happen while the guest runs. */
+export const async = {
+  /** A host interrupt arrives (host RFLAGS.IF=1 while the guest runs): #VMEXIT(INTR). */
+  phys_intr(k: KvmOps, v: VcpuState): void {
+    v.hw.physIntrPending = true;
+    hw_instruction_boundary(k, v);
+  },
+  /** The guest raises an exception (the faulting instruction does not retire). */
+  exception(k: KvmOps, v: VcpuState, vector: number): void {
+    hw_guest_exception(k, v, vector);
+  },
+  /** A host NMI: always intercepted by L0. */
+  host_nmi(k: KvmOps, v: VcpuState): void {
+    hw_vmexit(k, v, SVM_EXIT_NMI, 0);
+  },
+  /** A guest access misses in L0's (or, in L2, L1's) nested page tables. */
+  npf(k: KvmOps, v: VcpuState, inL1Tables: boolean): void {
+    hw_vmexit(k, v, 0x400, inL1Tables ? NPF_IN_L1_TABLES : NPF_IN_L0_TABLES);
+  },
+};
+
+/** After an IRET intercept was handled and KVM re-entered without injecting: run it again. */
+export function hw_resume_retry(k: KvmOps, v: VcpuState): void {
+  const r = v.hw.retry;
+  v.hw.retry = null;
+  if (r === 'iret' && v.phase === 'guest') insn.iret(k, v);
+}
+
+

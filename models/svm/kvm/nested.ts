@@ -1,0 +1,270 @@
+// Nested SVM (arch/x86/kvm/svm/nested.c; vNMI hunks from 0977cfac6e76 "nested VNMI",
+// the rest read at a post-6.14 copy whose relevant parts match the 6.7–6.14 era):
+// L1's VMRUN, vmcb02 construction, intercept merging, nested #VMEXIT and the
+// nested event checks.
+
+import {
+  INTERCEPT, bit, isValid, evtType, SVM_EVTINJ_TYPE_NMI, SVM_EVTINJ_TYPE_INTR, SVM_EVTINJ_TYPE_SOFT,
+  SVM_EVTINJ_TYPE_EXEPT, SVM_EVTINJ_VALID, SVM_EVTINJ_VALID_ERR, V_INTR_MASKING_MASK, V_TPR_MASK,
+  V_IRQ_INJECTION_BITS_MASK, V_GIF_MASK, V_GIF_ENABLE_MASK, V_NMI_PENDING_MASK, V_NMI_ENABLE_MASK,
+  V_NMI_BLOCKING_MASK, V_IRQ_MASK, X86_EFLAGS_IF, X86_EFLAGS_TF, SVM_EXIT_ERR, SVM_EXIT_EXCP_BASE,
+  SVM_EXIT_INTR, SVM_EXIT_NMI, SVM_EXIT_NPF, DB_VECTOR, EBUSY, exitName, type InterceptName,
+} from '../constants.js';
+import { REQ, kvm_make_request, vnmiParam, WARN_ON_ONCE, type VcpuState, type Vmcb } from '../state.js';
+import { NESTED_EXIT_CONTINUE, NESTED_EXIT_DONE, NESTED_EXIT_HOST } from './svm.js';
+import type { KvmOps } from './ops.js';
+
+/** Exit code → the vmcb12 intercept that makes L1 want it (nested_svm_intercept). */
+const EXIT_INTERCEPT: Readonly<Record<number, InterceptName>> = {
+  0x60: 'INTR', 0x61: 'NMI', 0x64: 'VINTR', 0x72: 'CPUID', 0x74: 'IRET', 0x78: 'HLT', 0x7b: 'IOIO',
+  0x7d: 'TASK_SWITCH', 0x7f: 'SHUTDOWN', 0x80: 'VMRUN', 0x84: 'STGI', 0x85: 'CLGI',
+};
+
+const ctlIntercepts = (v: VcpuState, name: InterceptName): boolean => (v.nestedCtl.intercepts & bit(INTERCEPT[name])) !== 0;
+
+/** nested_copy_vmcb_control_to_cache: the fields KVM caches from vmcb12. */
+function copyControlToCache(v: VcpuState): void {
+  const c = v.vmcb12;
+  v.nestedCtl = { ...c };
+}
+
+export const nested = {
+  nested_vnmi_enabled(k: KvmOps, v: VcpuState): boolean {
+    return vnmiParam(v.cfg) && v.cfg.l1Vnmi && (v.nestedCtl.intCtl & V_NMI_ENABLE_MASK) !== 0;
+  },
+  nested_exit_on_nmi(k: KvmOps, v: VcpuState): boolean {
+    return ctlIntercepts(v, 'NMI');
+  },
+  nested_exit_on_intr(k: KvmOps, v: VcpuState): boolean {
+    return ctlIntercepts(v, 'INTR');
+  },
+
+  /** recalc_intercepts: vmcb02 = vmcb01 intercepts (with tweaks) OR vmcb12 intercepts. */
+  recalc_intercepts(k: KvmOps, v: VcpuState): void {
+    if (!v.guestMode) return;
+    const c = v.vmcb02;
+    const h = v.vmcb01;
+    const g = v.nestedCtl;
+    c.intercepts = h.intercepts;
+    c.exceptions = h.exceptions;
+    if (g.intCtl & V_INTR_MASKING_MASK) {
+      // L2's IF and CR8 don't affect L1's interrupts; with L1's IF=0 an L0 IRQ window
+      // for L1 can never open while L2 runs.
+      c.intercepts &= ~bit(INTERCEPT.CR8_WRITE);
+      if (!(h.rflags & X86_EFLAGS_IF)) c.intercepts &= ~bit(INTERCEPT.VINTR);
+    }
+    c.intercepts |= g.intercepts;
+    c.exceptions |= g.exceptions;
+  },
+
+  /** __nested_vmcb_check_controls (the checks the model's vmcb12 can fail). */
+  nested_vmcb_check_controls(k: KvmOps, v: VcpuState): boolean {
+    const c = v.nestedCtl;
+    if (!(c.intercepts & bit(INTERCEPT.VMRUN))) return false;
+    if ((c.intCtl & V_NMI_ENABLE_MASK) && !(c.intercepts & bit(INTERCEPT.NMI))) return false;
+    return true;
+  },
+
+  /** nested_svm_vmrun: L1 executed VMRUN (intercepted by L0). */
+  nested_svm_vmrun(k: KvmOps, v: VcpuState): number {
+    const ret = k.kvm_skip_emulated_instruction(k, v); // VMRUN is skipped before entry
+    copyControlToCache(v);
+    if (!k.nested_vmcb_check_controls(k, v)) {
+      v.vmcb12.exitCode = SVM_EXIT_ERR;
+      v.vmcb12.exitInfo1 = 0;
+      v.log.reflected.push('ERR');
+      return ret;
+    }
+    // L1's RFLAGS/RIP stay in vmcb01's save area while L2 runs.
+    v.nestedRunPending = true;
+    k.enter_svm_guest_mode(k, v);
+    return ret;
+  },
+
+  enter_svm_guest_mode(k: KvmOps, v: VcpuState): void {
+    v.hw.retry = null;
+    k.nested_vmcb02_prepare_control(k, v);
+    // nested_vmcb02_prepare_save: L2's RIP/RFLAGS come from vmcb12.
+    v.vmcb02.rip = v.vmcb12.rip;
+    v.vmcb02.rflags = v.vmcb12.rflags;
+    k.svm_set_gif(k, v, true);
+  },
+
+  nested_vmcb02_prepare_control(k: KvmOps, v: VcpuState): void {
+    const vmcb01 = v.vmcb01;
+    const vmcb02 = v.vmcb02;
+    const ctl = v.nestedCtl;
+    let vmcb01Bits = V_INTR_MASKING_MASK;
+    let vmcb12Bits = V_TPR_MASK | V_IRQ_INJECTION_BITS_MASK;
+    vmcb01Bits |= V_GIF_MASK | V_GIF_ENABLE_MASK; // L1 has no nested vGIF in this model
+    if (vnmiParam(v.cfg)) {
+      // L1's vNMI is off while L2 runs: a hardware-pending NMI for L1 becomes software-pending.
+      if (vmcb01.intCtl & V_NMI_PENDING_MASK) {
+        v.nmiPending++;
+        kvm_make_request(v, REQ.EVENT);
+      }
+      if (k.nested_vnmi_enabled(k, v)) vmcb12Bits |= V_NMI_PENDING_MASK | V_NMI_ENABLE_MASK | V_NMI_BLOCKING_MASK;
+    }
+    vmcb02.intCtl = (ctl.intCtl & vmcb12Bits) | (vmcb01.intCtl & vmcb01Bits);
+    vmcb02.intVector = ctl.intVector;
+    vmcb02.intState = ctl.intState; // verbatim
+    vmcb02.eventInj = ctl.eventInj;
+    vmcb02.eventInjErr = ctl.eventInjErr;
+    vmcb02.exitIntInfo = 0;
+    v.nmiL1ToL2 = isValid(vmcb02.eventInj) && evtType(vmcb02.eventInj) === SVM_EVTINJ_TYPE_NMI;
+    v.guestMode = true; // enter_guest_mode
+    k.recalc_intercepts(k, v);
+  },
+
+  /** nested_sync_control_from_vmcb02: after every L2 exit, refresh the vmcb12 cache. */
+  nested_sync_control_from_vmcb02(k: KvmOps, v: VcpuState): void {
+    const ctl = v.nestedCtl;
+    const vmcb02 = v.vmcb02;
+    ctl.eventInj = vmcb02.eventInj;
+    ctl.eventInjErr = vmcb02.eventInjErr;
+    let mask = V_IRQ_MASK | V_TPR_MASK;
+    // V_IRQ is L0's own IRQ-window request when L0 set VINTR that L1 doesn't intercept.
+    if ((vmcb02.intercepts & bit(INTERCEPT.VINTR)) && !ctlIntercepts(v, 'VINTR')) mask &= ~V_IRQ_MASK;
+    if (k.nested_vnmi_enabled(k, v)) mask |= V_NMI_BLOCKING_MASK | V_NMI_PENDING_MASK;
+    ctl.intCtl = (ctl.intCtl & ~mask) | (vmcb02.intCtl & mask);
+  },
+
+  /** nested_save_pending_event_to_vmcb12: KVM's injected event becomes vmcb12.exit_int_info. */
+  nested_save_pending_event_to_vmcb12(k: KvmOps, v: VcpuState): void {
+    let info = 0;
+    if (v.exception.injected) {
+      info = v.exception.vector | SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_EXEPT;
+      if (v.exception.hasErrorCode) {
+        info |= SVM_EVTINJ_VALID_ERR;
+        v.vmcb12.exitIntInfoErr = v.exception.errorCode;
+      }
+    } else if (v.nmiInjected) {
+      info = SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_NMI;
+    } else if (v.interrupt.injected) {
+      info = v.interrupt.nr | SVM_EVTINJ_VALID | (v.interrupt.soft ? SVM_EVTINJ_TYPE_SOFT : SVM_EVTINJ_TYPE_INTR);
+    }
+    v.vmcb12.exitIntInfo = info >>> 0;
+  },
+
+  /** nested_svm_vmexit: emulate #VMEXIT from L2 to L1. */
+  nested_svm_vmexit(k: KvmOps, v: VcpuState): void {
+    const vmcb01 = v.vmcb01;
+    const vmcb02 = v.vmcb02;
+    const vmcb12 = v.vmcb12;
+    const ctl = v.nestedCtl;
+    v.guestMode = false; // leave_guest_mode
+    v.hw.retry = null;
+    WARN_ON_ONCE(v, v.nestedRunPending, 'nested_svm_vmexit: nested_run_pending');
+    if (v.mpState === 'HALTED') v.mpState = 'RUNNABLE'; // in case we halted in L2
+
+    vmcb12.rip = vmcb02.rip;
+    vmcb12.rflags = vmcb02.rflags;
+    vmcb12.intState = vmcb02.intState; // verbatim: the be45bc4e leak reaches L1 here
+    vmcb12.exitCode = vmcb02.exitCode;
+    vmcb12.exitInfo1 = vmcb02.exitInfo1;
+    if (vmcb12.exitCode !== SVM_EXIT_ERR) k.nested_save_pending_event_to_vmcb12(k, v);
+    vmcb12.intCtl = ctl.intCtl;
+    vmcb12.eventInj = ctl.eventInj;
+    vmcb12.eventInjErr = ctl.eventInjErr;
+
+    // svm_switch_vmcb(vmcb01) happened with leave_guest_mode (cur() follows guestMode).
+    if (!k.nested_exit_on_intr(k, v)) kvm_make_request(v, REQ.EVENT);
+    if (vnmiParam(v.cfg)) {
+      vmcb01.intCtl = vmcb02.intCtl & V_NMI_BLOCKING_MASK ? vmcb01.intCtl | V_NMI_BLOCKING_MASK : vmcb01.intCtl & ~V_NMI_BLOCKING_MASK;
+      if (v.nmiPending > 0) {
+        v.nmiPending--;
+        vmcb01.intCtl |= V_NMI_PENDING_MASK;
+      } else {
+        vmcb01.intCtl &= ~V_NMI_PENDING_MASK;
+      }
+    }
+    // On vmexit GIF is set to false and no event can be injected in L1.
+    k.svm_set_gif(k, v, false);
+    vmcb01.exitIntInfo = 0;
+
+    // Drop what svm_complete_interrupts picked up for L2 so it doesn't end up in L1.
+    v.nmiInjected = false;
+    k.kvm_clear_exception_queue(k, v);
+    k.kvm_clear_interrupt_queue(k, v);
+    if (vmcb01.rflags & X86_EFLAGS_TF) k.kvm_queue_exception(k, v, DB_VECTOR, false, 0);
+    v.log.reflected.push(exitName(vmcb12.exitCode));
+  },
+
+  nested_svm_simple_vmexit(k: KvmOps, v: VcpuState, exitCode: number): void {
+    v.vmcb02.exitCode = exitCode;
+    v.vmcb02.exitInfo1 = 0;
+    k.nested_svm_vmexit(k, v);
+  },
+
+  /** nested_svm_inject_npf_exit: the fault is in L1's nested page tables. */
+  nested_svm_inject_npf_exit(k: KvmOps, v: VcpuState): void {
+    v.vmcb02.exitCode = SVM_EXIT_NPF;
+    k.nested_svm_vmexit(k, v);
+  },
+
+  /** nested_svm_is_exception_vmexit: L1 intercepts this exception vector. */
+  nested_svm_is_exception_vmexit(k: KvmOps, v: VcpuState, vector: number): boolean {
+    return (v.nestedCtl.exceptions & bit(vector)) !== 0;
+  },
+
+  nested_svm_inject_exception_vmexit(k: KvmOps, v: VcpuState): void {
+    const ex = v.exceptionVmexit;
+    v.vmcb02.exitCode = SVM_EXIT_EXCP_BASE + ex.vector;
+    v.vmcb02.exitInfo1 = ex.hasErrorCode ? ex.errorCode : 0;
+    v.exceptionVmexit.pending = false;
+    k.nested_svm_vmexit(k, v);
+  },
+
+  /** nested_svm_exit_special: exits L0 always handles itself. */
+  nested_svm_exit_special(k: KvmOps, v: VcpuState): number {
+    const code = v.vmcb02.exitCode;
+    if (code === SVM_EXIT_INTR || code === SVM_EXIT_NMI || code === SVM_EXIT_NPF) return NESTED_EXIT_HOST;
+    if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + 32) {
+      if (v.vmcb01.exceptions & bit(code - SVM_EXIT_EXCP_BASE)) return NESTED_EXIT_HOST;
+    }
+    return NESTED_EXIT_CONTINUE;
+  },
+
+  /** nested_svm_exit_handled: reflect the exit to L1 if vmcb12 intercepts it. */
+  nested_svm_exit_handled(k: KvmOps, v: VcpuState): number {
+    const code = v.vmcb02.exitCode;
+    let vmexit = NESTED_EXIT_HOST;
+    if (code === SVM_EXIT_ERR) vmexit = NESTED_EXIT_DONE;
+    else if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + 32) {
+      if (v.nestedCtl.exceptions & bit(code - SVM_EXIT_EXCP_BASE)) vmexit = NESTED_EXIT_DONE;
+    } else {
+      const icpt = EXIT_INTERCEPT[code];
+      if (icpt && ctlIntercepts(v, icpt)) vmexit = NESTED_EXIT_DONE;
+    }
+    if (vmexit === NESTED_EXIT_DONE) k.nested_svm_vmexit(k, v);
+    return vmexit;
+  },
+
+  /** svm_check_nested_events: events that must become a nested #VMEXIT before injection. */
+  svm_check_nested_events(k: KvmOps, v: VcpuState): number {
+    const blockNestedExceptions = v.nestedRunPending;
+    const blockNestedEvents = blockNestedExceptions || k.kvm_event_needs_reinjection(k, v);
+    if (v.exceptionVmexit.pending) {
+      if (blockNestedExceptions) return EBUSY;
+      k.nested_svm_inject_exception_vmexit(k, v);
+      return 0;
+    }
+    if (v.exception.pending) return blockNestedExceptions ? EBUSY : 0;
+    if (v.nmiPending > 0 && !k.svm_nmi_blocked(k, v)) {
+      if (blockNestedEvents) return EBUSY;
+      if (!k.nested_exit_on_nmi(k, v)) return 0;
+      k.nested_svm_simple_vmexit(k, v, SVM_EXIT_NMI);
+      return 0;
+    }
+    if (k.kvm_cpu_has_injectable_intr(k, v) && !k.svm_interrupt_blocked(k, v)) {
+      if (blockNestedEvents) return EBUSY;
+      if (!k.nested_exit_on_intr(k, v)) return 0;
+      k.nested_svm_simple_vmexit(k, v, SVM_EXIT_INTR);
+      return 0;
+    }
+    return 0;
+  },
+};
+
+/** The vmcb12 control fields a stream sets at L1's VMRUN (see events.ts). */
+export type Vmcb12Spec = Pick<Vmcb, 'intercepts' | 'exceptions' | 'intCtl' | 'intVector' | 'intState' | 'eventInj' | 'eventInjErr' | 'rflags'>;

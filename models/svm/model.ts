@@ -1,0 +1,38 @@
+// A model instance (a version's function table) and the step function that drives it.
+
+import { ALPHABET, isLegal, type SvmEvent } from './events.js';
+import { createState, newStepLog, type VcpuState } from './state.js';
+import { observe, latent, type Observation } from './observe.js';
+import { buildOps, type Version } from './versions.js';
+import type { SvmConfig } from './config.js';
+import type { KvmOps } from './kvm/ops.js';
+import type { VcpuEvents } from './kvm/x86.js';
+
+export interface Model {
+  readonly version: Version;
+  readonly ops: KvmOps;
+}
+
+export function makeModel(version: Version): Model {
+  return { version, ops: buildOps(version) };
+}
+
+/**
+ * step(state, event) → Observation: mutates the state in place and returns what the
+ * outside world saw. An event illegal in the current state is skipped (and observed so).
+ */
+export function step(model: Model, v: VcpuState, e: SvmEvent): Observation {
+  v.log = newStepLog();
+  v.hw.entries = 0;
+  if (!isLegal(v, e)) return observe(v, true, null);
+  const spec = ALPHABET[e.kind] as unknown as { apply: (k: KvmOps, v: VcpuState, e: SvmEvent) => VcpuEvents | void };
+  const read = spec.apply(model.ops, v, e);
+  return observe(v, false, read ?? null);
+}
+
+/** Runs a whole stream from a fresh state; returns every observation and the final latent record. */
+export function runStream(model: Model, config: SvmConfig, events: readonly SvmEvent[]): { observations: Observation[]; latent: Observation; state: VcpuState } {
+  const v = createState(config);
+  const observations = events.map((e) => step(model, v, e));
+  return { observations, latent: latent(v), state: v };
+}

@@ -1,0 +1,144 @@
+// What one step lets the outside world see (the observation) and what only KVM's
+// insides hold (the latent record). Both are flat records of primitives with a fixed
+// key order, so comparing two is a loop over keys and a divergence names field paths.
+//
+// Observable = exits and their reasons (perf/tracepoints, the VMM's exit counters), what
+// L1 reads in vmcb12, what userspace reads with KVM_GET_VCPU_EVENTS (only at a
+// get_vcpu_events step), KVM's debugfs stats, WARNs, and what the guests receive.
+// Latent = KVM-internal state (intercept bits, nmi_masked, vmcb01/02 contents, queues)
+// and the guests' architectural registers: compared at the end of a stream.
+
+import { exitName, V_IRQ_MASK, V_NMI_BLOCKING_MASK, V_NMI_PENDING_MASK, V_NMI_ENABLE_MASK, INTERCEPT, bit } from './constants.js';
+import { type VcpuState, type Vmcb, type GuestCpu } from './state.js';
+import type { VcpuEvents } from './kvm/x86.js';
+
+export type Primitive = number | boolean | string | null;
+export type Observation = Record<string, Primitive>;
+
+const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
+
+/** The observation fields, with what each means (shown by `svmfuzz list`). */
+export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
+  skipped: 'the event was illegal in this state and did nothing',
+  exits: 'the #VMEXITs of this step, in order, as LEVEL:REASON',
+  reflected: 'nested #VMEXITs KVM synthesised to L1 in this step (exit reasons)',
+  delivered: 'events the guests took in this step (LEVEL:NMI, LEVEL:INTR:vector, ...)',
+  userspace: "KVM_RUN returned to userspace in this step ('exit', 'EINTR') or ''",
+  running: 'the guest is running at the end of the step',
+  level: 'which guest runs (or would run): L1 or L2',
+  mp_state: 'RUNNABLE, HALTED or SHUTDOWN',
+  warns: 'WARN_ON_ONCE sites that fired in this step',
+  'stat.nmi_injections': 'debugfs nmi_injections',
+  'stat.nmi_window_exits': 'debugfs nmi_window_exits',
+  'stat.irq_injections': 'debugfs irq_injections',
+  'stat.irq_window_exits': 'debugfs irq_window_exits',
+  'stat.exits': 'debugfs exits',
+  'stat.nested_run': 'debugfs nested_run',
+  'vmcb12.exit_code': 'vmcb12.control.exit_code as L1 reads it',
+  'vmcb12.exit_int_info': 'vmcb12.control.exit_int_info',
+  'vmcb12.int_state': 'vmcb12.control.int_state (bit 0: interrupt shadow)',
+  'vmcb12.int_ctl': 'vmcb12.control.int_ctl bits V_IRQ/V_NMI_PENDING/V_NMI_BLOCKING',
+  'vmcb12.event_inj': 'vmcb12.control.event_inj',
+  'events.nmi_pending': 'KVM_GET_VCPU_EVENTS nmi.pending (null when not read this step)',
+  'events.nmi_injected': 'KVM_GET_VCPU_EVENTS nmi.injected',
+  'events.nmi_masked': 'KVM_GET_VCPU_EVENTS nmi.masked',
+  'events.shadow': 'KVM_GET_VCPU_EVENTS interrupt.shadow (STI|MOV_SS = 3)',
+  'events.interrupt': 'KVM_GET_VCPU_EVENTS interrupt.injected/nr',
+  'events.exception': 'KVM_GET_VCPU_EVENTS exception.injected/pending/nr',
+};
+
+export function observe(v: VcpuState, skipped: boolean, events: VcpuEvents | null): Observation {
+  const log = v.log;
+  const vmcb12 = v.vmcb12;
+  return {
+    skipped,
+    exits: log.exits.join(','),
+    reflected: log.reflected.join(','),
+    delivered: log.delivered.join(','),
+    userspace: log.userspaceExit,
+    running: v.phase !== 'host',
+    level: v.guestMode ? 'L2' : 'L1',
+    mp_state: v.mpState,
+    warns: log.warns.join(';'),
+    'stat.nmi_injections': v.stat.nmi_injections,
+    'stat.nmi_window_exits': v.stat.nmi_window_exits,
+    'stat.irq_injections': v.stat.irq_injections,
+    'stat.irq_window_exits': v.stat.irq_window_exits,
+    'stat.exits': v.stat.exits,
+    'stat.nested_run': v.stat.nested_run,
+    'vmcb12.exit_code': exitName(vmcb12.exitCode),
+    'vmcb12.exit_int_info': hex(vmcb12.exitIntInfo),
+    'vmcb12.int_state': vmcb12.intState,
+    'vmcb12.int_ctl': hex(vmcb12.intCtl & (V_IRQ_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MASK)),
+    'vmcb12.event_inj': hex(vmcb12.eventInj),
+    'events.nmi_pending': events ? events.nmiPending : null,
+    'events.nmi_injected': events ? events.nmiInjected : null,
+    'events.nmi_masked': events ? events.nmiMasked : null,
+    'events.shadow': events ? events.interruptShadow : null,
+    'events.interrupt': events ? (events.interruptInjected ? hex(events.interruptNr) : 'none') : null,
+    'events.exception': events
+      ? (events.exceptionInjected ? `injected:${events.exceptionNr}` : events.exceptionPending ? `pending:${events.exceptionNr}` : 'none')
+      : null,
+  };
+}
+
+const INTERCEPT_NAMES = Object.keys(INTERCEPT) as (keyof typeof INTERCEPT)[];
+function interceptList(vmcb: Vmcb): string {
+  return INTERCEPT_NAMES.filter((n) => vmcb.intercepts & bit(INTERCEPT[n])).join('|');
+}
+const frames = (g: GuestCpu): string => g.frames.map((f) => (f.type === 'NMI' ? 'NMI' : `${f.type}:${f.vector}`)).join('>');
+
+/** KVM-internal and architectural state: compared at the end of a stream (latent divergences). */
+export function latent(v: VcpuState): Observation {
+  const o: Observation = {
+    phase: v.phase,
+    guest_mode: v.guestMode,
+    nested_run_pending: v.nestedRunPending,
+    nmi_queued: v.nmiQueued,
+    nmi_pending: v.nmiPending,
+    nmi_injected: v.nmiInjected,
+    nmi_masked: v.nmiMasked,
+    awaiting_iret_completion: v.awaitingIretCompletion,
+    nmi_singlestep: v.nmiSinglestep,
+    nmi_l1_to_l2: v.nmiL1ToL2,
+    'interrupt.injected': v.interrupt.injected ? hex(v.interrupt.nr) : 'none',
+    'exception.pending': v.exception.pending ? v.exception.vector : -1,
+    'exception.injected': v.exception.injected ? v.exception.vector : -1,
+    apic_irr: v.apicIrr.map(hex).join(','),
+    guest_gif: v.guestGif,
+  };
+  for (const [name, vmcb] of [['vmcb01', v.vmcb01], ['vmcb02', v.vmcb02]] as const) {
+    o[`${name}.intercepts`] = interceptList(vmcb);
+    o[`${name}.exceptions`] = hex(vmcb.exceptions);
+    o[`${name}.int_ctl`] = hex(vmcb.intCtl);
+    o[`${name}.int_state`] = vmcb.intState;
+    o[`${name}.event_inj`] = hex(vmcb.eventInj);
+  }
+  for (const [name, g, vmcb] of [['L1', v.l1, v.vmcb01], ['L2', v.l2, v.vmcb02]] as const) {
+    o[`${name}.rip`] = hex(vmcb.rip);
+    o[`${name}.rflags`] = hex(vmcb.rflags);
+    o[`${name}.frames`] = frames(g);
+    o[`${name}.nmis`] = g.nmis;
+    o[`${name}.irqs`] = g.irqs;
+    o[`${name}.exceptions`] = g.exceptions;
+  }
+  o['vmcb01.v_nmi'] = hex(v.vmcb01.intCtl & (V_NMI_ENABLE_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MASK));
+  return o;
+}
+
+/** Architectural state of the guests only: what "same final architectural state" compares. */
+export function architectural(v: VcpuState): Observation {
+  const l = latent(v);
+  const out: Observation = {};
+  for (const key of Object.keys(l)) if (key.startsWith('L1.') || key.startsWith('L2.')) out[key] = l[key]!;
+  return out;
+}
+
+/** Field-by-field difference of two records with the same keys. */
+export function diffRecords(a: Observation, b: Observation): { path: string; left: Primitive; right: Primitive }[] {
+  const out: { path: string; left: Primitive; right: Primitive }[] = [];
+  for (const key in a) {
+    if (a[key] !== b[key]) out.push({ path: key, left: a[key]!, right: b[key]! });
+  }
+  return out;
+}

@@ -1,0 +1,90 @@
+// Each upstream fix as a named patch: data that replaces entries of the function table.
+// `scope` declares the observation (and latent) fields the fix is meant to change;
+// `svmfuzz compare` calls any other changed field collateral (a possible regression).
+
+import { SVM_EVTINJ_TYPE_NMI, evtinj } from './constants.js';
+import { cur, type VcpuState } from './state.js';
+import { hw_vmrun } from './hardware.js';
+import { BASE_OPS } from './kvm/base.js';
+import type { KvmOps } from './kvm/ops.js';
+
+export interface Patch {
+  /** Short hash, used in version definitions and reports. */
+  readonly id: string;
+  readonly subject: string;
+  /** Full upstream commit hash (or a description for a user's own patch). */
+  readonly upstream: string;
+  readonly replaces: Partial<KvmOps>;
+  /**
+   * Field paths (observation or latent; a trailing `*` matches a prefix) this patch is
+   * meant to change. A divergence outside every responsible patch's scope is collateral.
+   */
+  readonly scope: readonly string[];
+}
+
+/** Validates and freezes a patch: every replaced name must exist in the base table. */
+export function definePatch(p: Patch): Patch {
+  if (!p.id || typeof p.id !== 'string') throw new Error('definePatch: a patch needs a string id');
+  for (const name of Object.keys(p.replaces)) {
+    if (!(name in BASE_OPS)) throw new Error(`patch ${p.id}: replaces unknown function '${name}'`);
+    if (typeof (p.replaces as Record<string, unknown>)[name] !== 'function') {
+      throw new Error(`patch ${p.id}: replacement for '${name}' is not a function`);
+    }
+  }
+  return Object.freeze({ ...p, replaces: Object.freeze({ ...p.replaces }), scope: Object.freeze([...p.scope]) });
+}
+
+/** Does `path` fall inside a scope list? */
+export function inScope(scope: readonly string[], path: string): boolean {
+  return scope.some((s) => (s.endsWith('*') ? path.startsWith(s.slice(0, -1)) : s === path));
+}
+
+/**
+ * 72046d0a "KVM: SVM: Don't intercept IRET when injecting NMI and vNMI is enabled"
+ * (svm.c, merged for 6.8). With vNMI the CPU sets V_NMI_BLOCKING for an EVENTINJ NMI
+ * (APM 15.21.10) and delivers a pending vNMI when unblocked, so KVM no longer sets
+ * nmi_masked nor intercepts IRET; before, one needless IRET #VMEXIT followed.
+ */
+export const PATCH_72046d0a = definePatch({
+  id: '72046d0a',
+  subject: "KVM: SVM: Don't intercept IRET when injecting NMI and vNMI is enabled",
+  upstream: '72046d0a077a8f70d4d1e5bdeed324c1a310da8c',
+  replaces: {
+    svm_inject_nmi(k: KvmOps, v: VcpuState): void {
+      cur(v).eventInj = evtinj(SVM_EVTINJ_TYPE_NMI, 0);
+      if (v.nmiL1ToL2) return;
+      // Hardware tracks NMI blocking and windows itself when vNMI is on.
+      if (!k.is_vnmi_enabled(k, v)) {
+        v.nmiMasked = true;
+        k.svm_set_iret_intercept(k, v);
+      }
+      v.stat.nmi_injections++;
+    },
+  },
+  scope: [
+    'exits', 'stat.exits', 'stat.nmi_window_exits',
+    'nmi_masked', 'awaiting_iret_completion', 'vmcb01.intercepts', 'vmcb02.intercepts',
+  ],
+});
+
+/**
+ * be45bc4e "KVM: SVM: Set RFLAGS.IF=1 in C code, to get VMRUN out of the STI shadow"
+ * (svm.c + vmenter.S, 6.14). svm_vcpu_enter_exit now does raw_local_irq_enable() before
+ * __svm_vcpu_run, whose assembly no longer has STI right before VMRUN: a #VMEXIT during
+ * event delivery no longer leaks the host's STI shadow into int_state (and so into
+ * vmcb12.int_state via nested_svm_vmexit, and into KVM_GET_VCPU_EVENTS).
+ */
+export const PATCH_be45bc4e = definePatch({
+  id: 'be45bc4e',
+  subject: 'KVM: SVM: Set RFLAGS.IF=1 in C code, to get VMRUN out of the STI shadow',
+  upstream: 'be45bc4eff33d9a7dae84a2150f242a91a617402',
+  replaces: {
+    svm_vcpu_enter_exit(k: KvmOps, v: VcpuState): void {
+      // raw_local_irq_enable(); amd_clear_divider(); __svm_vcpu_run (no STI inside).
+      hw_vmrun(k, v, false);
+    },
+  },
+  scope: ['vmcb12.int_state', 'events.shadow', 'vmcb01.int_state', 'vmcb02.int_state'],
+});
+
+export const BUILTIN_PATCHES: readonly Patch[] = [PATCH_72046d0a, PATCH_be45bc4e];

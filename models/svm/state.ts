@@ -1,0 +1,238 @@
+// Plain-data vCPU state: three VMCBs, KVM's NMI/IRQ/exception tracking (struct vcpu_svm,
+// struct kvm_vcpu_arch), the L1/L2 guests' architectural bits, and counters.
+// Plain data only (numbers, booleans, strings, arrays, objects): it crosses worker threads
+// by structured clone and is compared field by field for latent divergences.
+
+import { defaultConfig, type SvmConfig } from './config.js';
+import {
+  bit, INTERCEPT, DB_VECTOR, UD_VECTOR, PF_VECTOR, AC_VECTOR, MC_VECTOR, V_INTR_MASKING_MASK,
+  V_NMI_ENABLE_MASK, V_GIF_ENABLE_MASK, V_GIF_MASK, X86_EFLAGS_IF, SVM_EXIT_NONE, GP_VECTOR,
+} from './constants.js';
+
+/** One VMCB (control area fields that matter, plus the save-area bits we model). */
+export interface Vmcb {
+  intercepts: number; // bitmask over INTERCEPT
+  exceptions: number; // bit n: exception vector n intercepted
+  intCtl: number;
+  intVector: number;
+  intState: number;
+  eventInj: number;
+  eventInjErr: number;
+  exitCode: number;
+  exitInfo1: number;
+  exitIntInfo: number;
+  exitIntInfoErr: number;
+  /** save.rip and save.rflags of the guest this VMCB runs. */
+  rip: number;
+  rflags: number;
+}
+
+/** A frame the guest pushed when it took an event; IRET pops it. */
+export interface GuestFrame {
+  type: 'NMI' | 'INTR' | 'EXCP';
+  vector: number;
+  savedIf: boolean;
+  savedRip: number;
+}
+
+/** The parts of a guest (L1 or L2) that are not in a VMCB: its handler stack and what it received. */
+export interface GuestCpu {
+  frames: GuestFrame[];
+  nmis: number;
+  irqs: number;
+  exceptions: number;
+}
+
+export type Phase = 'host' | 'guest' | 'delivery';
+export type MpState = 'RUNNABLE' | 'HALTED' | 'SHUTDOWN';
+
+/** What the CPU is in the middle of: modelled state of the hardware, not of KVM. */
+export interface HardwareState {
+  /** Which event delivery is in progress while phase === 'delivery'. */
+  delivering: 'none' | 'eventinj' | 'vnmi';
+  /** The delivery was started by the VMRUN itself (the quirk can only hit then). */
+  deliveryAtVmrun: boolean;
+  /** int_state.shadow the guest had when the delivery started. */
+  deliveryShadow: boolean;
+  /** VMRUN executed in the host's STI shadow (pre-be45bc4e). */
+  vmrunInStiShadow: boolean;
+  /** Host GIF (CLGI/STGI around VMRUN; cleared by every #VMEXIT). */
+  hostGif: boolean;
+  /** A physical interrupt (self-IPI, kick) is pending: #VMEXIT(INTR) at the next boundary. */
+  physIntrPending: boolean;
+  /** An intercepted instruction that did not execute and is retried on re-entry. */
+  retry: 'iret' | null;
+  /** VMRUNs within the current stream step (bounded by MAX_ENTRIES_PER_STEP). */
+  entries: number;
+}
+
+/** What one step showed the world, collected while it runs (reset every step). */
+export interface StepLog {
+  exits: string[];
+  reflected: string[];
+  delivered: string[];
+  warns: string[];
+  userspaceExit: string;
+}
+
+export interface Stat {
+  nmi_injections: number;
+  nmi_window_exits: number;
+  irq_injections: number;
+  irq_window_exits: number;
+  irq_exits: number;
+  exits: number;
+  nested_run: number;
+  halt_exits: number;
+}
+
+export interface VcpuState {
+  cfg: SvmConfig;
+  phase: Phase;
+  mpState: MpState;
+  hw: HardwareState;
+
+  vmcb01: Vmcb;
+  vmcb02: Vmcb;
+  /** vmcb12 as it sits in L1's memory (what L1 reads after a nested #VMEXIT). */
+  vmcb12: Vmcb;
+  /** svm->nested.ctl: KVM's cache of vmcb12's control area, taken at nested VMRUN. */
+  nestedCtl: Vmcb;
+  guestMode: boolean;
+  nestedRunPending: boolean;
+  /** svm->guest_gif (GIF when vGIF is not in use). */
+  guestGif: boolean;
+
+  // KVM NMI tracking (x86.c kvm_vcpu_arch + svm.h vcpu_svm)
+  nmiQueued: number;
+  nmiPending: number;
+  nmiInjected: boolean;
+  nmiMasked: boolean;
+  awaitingIretCompletion: boolean;
+  nmiIretRip: number;
+  nmiSinglestep: boolean;
+  nmiSinglestepGuestRflags: number;
+  nmiL1ToL2: boolean;
+  softIntInjected: boolean;
+
+  interrupt: { injected: boolean; nr: number; soft: boolean };
+  exception: { pending: boolean; injected: boolean; vector: number; hasErrorCode: boolean; errorCode: number };
+  exceptionVmexit: { pending: boolean; vector: number; hasErrorCode: boolean; errorCode: number };
+  /** In-kernel LAPIC IRR: pending vectors, highest first. */
+  apicIrr: number[];
+  /** KVM requests, bitmask over REQ. */
+  requests: number;
+  /** A signal is pending for the vCPU thread: KVM_RUN returns -EINTR after the next exit. */
+  signalPending: boolean;
+
+  l1: GuestCpu;
+  l2: GuestCpu;
+  stat: Stat;
+  /** WARN_ON_ONCE sites that fired (each fires once per vCPU). */
+  warned: string[];
+  log: StepLog;
+}
+
+/** KVM requests (kvm_host.h KVM_REQ_*), as bits. */
+export const REQ = { NMI: 1, EVENT: 2 } as const;
+
+export function emptyVmcb(): Vmcb {
+  return {
+    intercepts: 0, exceptions: 0, intCtl: 0, intVector: 0, intState: 0, eventInj: 0, eventInjErr: 0,
+    exitCode: SVM_EXIT_NONE, exitInfo1: 0, exitIntInfo: 0, exitIntInfoErr: 0, rip: 0x1000, rflags: 0x2,
+  };
+}
+
+const newGuest = (): GuestCpu => ({ frames: [], nmis: 0, irqs: 0, exceptions: 0 });
+export const newStepLog = (): StepLog => ({ exits: [], reflected: [], delivered: [], warns: [], userspaceExit: '' });
+
+/** Effective vnmi module param (svm_hardware_setup: vnmi needs vgif; the CPU is assumed to have VNMI). */
+export const vnmiParam = (cfg: SvmConfig): boolean => cfg.vnmi && cfg.vgif;
+
+/**
+ * init_vmcb() for vmcb01 plus svm_set_efer(EFER.SVME=1) when nesting is on (svm.c).
+ * L1 starts running with IF=1, GIF=1, outside any handler.
+ */
+function init_vmcb01(cfg: SvmConfig): Vmcb {
+  const vmcb = emptyVmcb();
+  const i = INTERCEPT;
+  vmcb.intercepts = bit(i.INTR) | bit(i.NMI) | bit(i.SMI) | bit(i.CPUID) | bit(i.IOIO) | bit(i.TASK_SWITCH)
+    | bit(i.SHUTDOWN) | bit(i.VMRUN) | bit(i.STGI) | bit(i.CLGI) | bit(i.HLT);
+  vmcb.exceptions = bit(PF_VECTOR) | bit(UD_VECTOR) | bit(MC_VECTOR) | bit(AC_VECTOR) | bit(DB_VECTOR);
+  if (cfg.npt) vmcb.exceptions &= ~bit(PF_VECTOR);
+  // svm_set_efer: EFER.SVME 0->1 adds the #GP erratum intercept.
+  if (cfg.nested && cfg.gpErratumIntercept) vmcb.exceptions |= bit(GP_VECTOR);
+  vmcb.intCtl = V_INTR_MASKING_MASK;
+  if (vnmiParam(cfg)) vmcb.intCtl |= V_NMI_ENABLE_MASK;
+  if (cfg.vgif) {
+    vmcb.intercepts &= ~(bit(i.STGI) | bit(i.CLGI));
+    vmcb.intCtl |= V_GIF_ENABLE_MASK | V_GIF_MASK; // enable_gif()
+  }
+  vmcb.rflags |= X86_EFLAGS_IF;
+  return vmcb;
+}
+
+export function createState(cfg: SvmConfig = defaultConfig()): VcpuState {
+  return {
+    cfg: { ...cfg },
+    phase: 'host',
+    mpState: 'RUNNABLE',
+    hw: {
+      delivering: 'none', deliveryAtVmrun: false, deliveryShadow: false, vmrunInStiShadow: false,
+      hostGif: true, physIntrPending: false, retry: null, entries: 0,
+    },
+    vmcb01: init_vmcb01(cfg),
+    vmcb02: emptyVmcb(),
+    vmcb12: emptyVmcb(),
+    nestedCtl: emptyVmcb(),
+    guestMode: false,
+    nestedRunPending: false,
+    guestGif: true,
+    nmiQueued: 0,
+    nmiPending: 0,
+    nmiInjected: false,
+    nmiMasked: false,
+    awaitingIretCompletion: false,
+    nmiIretRip: 0,
+    nmiSinglestep: false,
+    nmiSinglestepGuestRflags: 0,
+    nmiL1ToL2: false,
+    softIntInjected: false,
+    interrupt: { injected: false, nr: 0, soft: false },
+    exception: { pending: false, injected: false, vector: 0, hasErrorCode: false, errorCode: 0 },
+    exceptionVmexit: { pending: false, vector: 0, hasErrorCode: false, errorCode: 0 },
+    apicIrr: [],
+    requests: 0,
+    signalPending: false,
+    l1: newGuest(),
+    l2: newGuest(),
+    stat: {
+      nmi_injections: 0, nmi_window_exits: 0, irq_injections: 0, irq_window_exits: 0, irq_exits: 0,
+      exits: 0, nested_run: 0, halt_exits: 0,
+    },
+    warned: [],
+    log: newStepLog(),
+  };
+}
+
+/** svm->vmcb: vmcb02 while L2 runs, else vmcb01. */
+export const cur = (v: VcpuState): Vmcb => (v.guestMode ? v.vmcb02 : v.vmcb01);
+/** The guest the CPU runs: L2 in guest mode, else L1. */
+export const curGuest = (v: VcpuState): GuestCpu => (v.guestMode ? v.l2 : v.l1);
+export const level = (v: VcpuState): 'L1' | 'L2' => (v.guestMode ? 'L2' : 'L1');
+
+export const kvm_make_request = (v: VcpuState, req: number): void => { v.requests |= req; };
+export function kvm_check_request(v: VcpuState, req: number): boolean {
+  const had = (v.requests & req) !== 0;
+  v.requests &= ~req;
+  return had;
+}
+
+/** WARN_ON_ONCE(cond): records the site the first time it fires. Returns cond. */
+export function WARN_ON_ONCE(v: VcpuState, cond: boolean, site: string): boolean {
+  if (cond && !v.warned.includes(site)) {
+    v.warned.push(site);
+    v.log.warns.push(site);
+  }
+  return cond;
+}

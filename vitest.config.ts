@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['models/**/*.test.ts', 'harness/**/*.test.ts', 'corpus/**/*.test.ts'],
+    exclude: ['node_modules', 'dist'],
+    testTimeout: 60_000,
+  },
+});
