@@ -1,0 +1,91 @@
+// End to end: the built CLI, run as a user runs it (node dist/harness/cli.js ...).
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '..');
+const cli = join(root, 'dist/harness/cli.js');
+const scen = (f: string) => join(root, 'models/svm/scenarios', f);
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('svmfuzz list', () => {
+  it('lists versions with patches, pairs, alphabet and knobs as JSON', () => {
+    const r = run('list', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.versions.map((v: { id: string }) => v.id)).toEqual(['v6.7', 'v6.8', 'v6.14']);
+    expect(j.versions[2].patches.map((p: { id: string }) => p.id)).toEqual(['72046d0a', 'be45bc4e']);
+    expect(j.pairs.map((p: { id: string }) => p.id)).toEqual(['vnmi-iret', 'sti-shadow', 'all']);
+    expect(j.alphabet.map((a: { kind: string }) => a.kind)).toContain('delivery_fault');
+    expect(j.knobs.find((k: { name: string }) => k.name === 'vnmiHonoursShadow').tag).toBe('UNSURE');
+  });
+});
+
+describe('svmfuzz trace', () => {
+  it('seed 1: first divergence at the guest IRET, an IRET exit on the left only', () => {
+    const r = run('trace', scen('a5-seed1-two-nmis.txt'), '--pair', 'vnmi-iret', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.firstDivergence.step).toBe(3);
+    expect(j.firstDivergence.event).toBe('iret');
+    expect(j.firstDivergence.fields).toContainEqual({ path: 'exits', left: 'L1:IRET', right: '' });
+    expect(j.steps).toHaveLength(6);
+  });
+
+  it('seed 2: first divergence at the nested #VMEXIT on vmcb12.int_state', () => {
+    const r = run('trace', scen('b4-seed2-nested-npf.txt'), '--pair', 'sti-shadow', '--json');
+    const j = JSON.parse(r.out);
+    expect(j.firstDivergence).toMatchObject({ step: 2, event: 'delivery_fault', fields: [{ path: 'vmcb12.int_state', left: 1, right: 0 }] });
+  });
+
+  it('text output marks the divergence and names both versions', () => {
+    const r = run('trace', scen('a5-seed1-two-nmis.txt'), '--versions', 'v6.7,v6.8');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^!! #3 iret$/m);
+    expect(r.out).toMatch(/first divergence: step #3 \(iret\), observable, v6\.7 vs v6\.8/);
+  });
+
+  it('a control shows no divergence on every pair', () => {
+    for (const pair of ['vnmi-iret', 'sti-shadow', 'all']) {
+      const j = JSON.parse(run('trace', scen('b4-control-genuine-shadows.txt'), '--pair', pair, '--json').out);
+      expect(j.firstDivergence).toBeNull();
+    }
+  });
+
+  it('one version prints its observations', () => {
+    const j = JSON.parse(run('trace', scen('a5-seed1-two-nmis.txt'), '--version', 'v6.7', '--json').out);
+    expect(j.steps[3].observation.exits).toBe('L1:IRET');
+  });
+
+  it('bad stream files: exit 2 with the file and line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'svmfuzz-'));
+    const cases: [string, string, RegExp][] = [
+      ['unknown.txt', 'config\nnmi\nwarp\n', /unknown\.txt:3: unknown event 'warp'/],
+      ['range.txt', 'config\nvmrun int_state=7\n', /range\.txt:2: vmrun: field 'int_state'/],
+      ['header.txt', 'config vgif=\n', /header\.txt:1: knob 'vgif' has no value/],
+    ];
+    for (const [name, text, re] of cases) {
+      writeFileSync(join(dir, name), text);
+      const r = run('trace', join(dir, name), '--pair', 'all');
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(re);
+    }
+    const missing = run('trace', join(dir, 'nope.txt'), '--pair', 'all');
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/nope\.txt: cannot read \(ENOENT\)/);
+  });
+
+  it('unknown pair or version, or a bad flag: exit 2', () => {
+    expect(run('trace', scen('a5-seed1-two-nmis.txt'), '--pair', 'nope').err).toMatch(/unknown pair 'nope' \(known: vnmi-iret, sti-shadow, all\)/);
+    expect(run('trace', scen('a5-seed1-two-nmis.txt'), '--versions', 'v6.7,v9').code).toBe(2);
+    expect(run('trace', scen('a5-seed1-two-nmis.txt')).err).toMatch(/exactly one of --pair/);
+    expect(run('trace', scen('a5-seed1-two-nmis.txt'), '--pair', 'all', '--bogus').code).toBe(2);
+  });
+});

@@ -1,0 +1,85 @@
+// Runs a stream on one or two model versions in lock step and finds the first step
+// whose observations differ. A model that throws ends its side: the step is a
+// divergence of kind left-throws / right-throws.
+
+import { makeModel, step, type Model } from '../models/svm/model.js';
+import { createState } from '../models/svm/state.js';
+import { latent, diffRecords, type Observation, type Primitive } from '../models/svm/observe.js';
+import type { Version } from '../models/svm/versions.js';
+import type { Stream } from './text.js';
+
+export interface FieldDiff {
+  path: string;
+  left: Primitive;
+  right: Primitive;
+}
+
+export type DivergenceKind = 'observable' | 'latent' | 'left-throws' | 'right-throws';
+
+export interface Divergence {
+  kind: DivergenceKind;
+  /** Step index (0-based); for latent, the last step. */
+  step: number;
+  event: string;
+  fields: FieldDiff[];
+  error?: string;
+}
+
+export interface PairStep {
+  left: Observation | null;
+  right: Observation | null;
+  diff: FieldDiff[];
+}
+
+export interface PairRun {
+  steps: PairStep[];
+  firstDivergence: Divergence | null;
+  /** Latent differences at the end (only when no observable divergence came first). */
+  latent: FieldDiff[];
+}
+
+function safeStep(model: Model, v: ReturnType<typeof createState>, e: Stream['events'][number]): Observation | Error {
+  try {
+    return step(model, v, e);
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/** Runs both versions on the stream, recording every step (for trace and reports). */
+export function runPair(left: Version, right: Version, stream: Stream): PairRun {
+  const ml = makeModel(left);
+  const mr = makeModel(right);
+  const sl = createState(stream.config);
+  const sr = createState(stream.config);
+  const steps: PairStep[] = [];
+  let first: Divergence | null = null;
+  for (let i = 0; i < stream.events.length; i++) {
+    const e = stream.events[i]!;
+    const ol = safeStep(ml, sl, e);
+    const or = safeStep(mr, sr, e);
+    if (ol instanceof Error || or instanceof Error) {
+      const kind = ol instanceof Error ? 'left-throws' : 'right-throws';
+      const err = (ol instanceof Error ? ol : or) as Error;
+      steps.push({ left: ol instanceof Error ? null : ol, right: or instanceof Error ? null : or, diff: [] });
+      first ??= { kind, step: i, event: e.kind, fields: [], error: err.message };
+      return { steps, firstDivergence: first, latent: [] };
+    }
+    const diff = diffRecords(ol, or);
+    steps.push({ left: ol, right: or, diff });
+    if (diff.length && !first) first = { kind: 'observable', step: i, event: e.kind, fields: diff };
+  }
+  const latentDiff = diffRecords(latent(sl), latent(sr));
+  if (!first && latentDiff.length && stream.events.length) {
+    first = { kind: 'latent', step: stream.events.length - 1, event: stream.events[stream.events.length - 1]!.kind, fields: latentDiff };
+  }
+  return { steps, firstDivergence: first, latent: latentDiff };
+}
+
+/** Runs one version (trace --version). */
+export function runSingle(version: Version, stream: Stream): { observations: Observation[]; latent: Observation } {
+  const m = makeModel(version);
+  const v = createState(stream.config);
+  const observations = stream.events.map((e) => step(m, v, e));
+  return { observations, latent: latent(v) };
+}
