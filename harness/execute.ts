@@ -4,7 +4,8 @@
 
 import { makeModel, step, type Model } from '../models/svm/model.js';
 import { createState } from '../models/svm/state.js';
-import { latent, diffRecords, type Observation, type Primitive } from '../models/svm/observe.js';
+import { latent, diffRecords, abstractState, type Observation, type Primitive } from '../models/svm/observe.js';
+import { transitionKey } from './coverage.js';
 import type { Version } from '../models/svm/versions.js';
 import type { Stream } from './text.js';
 
@@ -13,6 +14,9 @@ export interface FieldDiff {
   left: Primitive;
   right: Primitive;
 }
+
+/** The `event` of a latent divergence. */
+export const LATENT_EVENT = '(end)';
 
 export type DivergenceKind = 'observable' | 'latent' | 'left-throws' | 'right-throws';
 
@@ -71,7 +75,7 @@ export function runPair(left: Version, right: Version, stream: Stream): PairRun 
   }
   const latentDiff = diffRecords(latent(sl), latent(sr));
   if (!first && latentDiff.length && stream.events.length) {
-    first = { kind: 'latent', step: stream.events.length - 1, event: stream.events[stream.events.length - 1]!.kind, fields: latentDiff };
+    first = { kind: 'latent', step: stream.events.length - 1, event: LATENT_EVENT, fields: latentDiff };
   }
   return { steps, firstDivergence: first, latent: latentDiff };
 }
@@ -82,4 +86,60 @@ export function runSingle(version: Version, stream: Stream): { observations: Obs
   const v = createState(stream.config);
   const observations = stream.events.map((e) => step(m, v, e));
   return { observations, latent: latent(v) };
+}
+
+/** The outcome of one fuzz execution: the first divergence and the transitions seen. */
+export interface Execution {
+  divergence: Divergence | null;
+  /** The observations at the first divergence (for the entry), else null. */
+  at: { left: Observation | null; right: Observation | null } | null;
+  transitions: number[];
+}
+
+/**
+ * The fuzzing hot path: both models in lock step, stopping at the first observable
+ * divergence (or throw); latent state is compared at the end of an equal run.
+ */
+export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage = true): Execution {
+  const sl = createState(stream.config);
+  const sr = createState(stream.config);
+  const transitions: number[] = [];
+  let al = withCoverage ? abstractState(sl) : 0;
+  let ar = withCoverage ? abstractState(sr) : 0;
+  const events = stream.events;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    const ol = safeStep(ml, sl, e);
+    const or = safeStep(mr, sr, e);
+    if (ol instanceof Error || or instanceof Error) {
+      const err = (ol instanceof Error ? ol : or) as Error;
+      return {
+        divergence: { kind: ol instanceof Error ? 'left-throws' : 'right-throws', step: i, event: e.kind, fields: [], error: err.message },
+        at: { left: ol instanceof Error ? null : ol, right: or instanceof Error ? null : or },
+        transitions,
+      };
+    }
+    if (withCoverage) {
+      const nl = abstractState(sl);
+      const nr = abstractState(sr);
+      transitions.push(transitionKey(0, al, e.kind, nl));
+      if (nr !== nl || ar !== al) transitions.push(transitionKey(1, ar, e.kind, nr));
+      al = nl;
+      ar = nr;
+    }
+    for (const key in ol) {
+      if (ol[key] !== or[key]) {
+        return { divergence: { kind: 'observable', step: i, event: e.kind, fields: diffRecords(ol, or) }, at: { left: ol, right: or }, transitions };
+      }
+    }
+  }
+  if (events.length) {
+    const fields = diffRecords(latent(sl), latent(sr));
+    if (fields.length) {
+      // A latent difference has no step of its own: it is keyed as '(end)', not by the
+      // last event, so one internal difference is one bucket whatever the stream ends with.
+      return { divergence: { kind: 'latent', step: events.length - 1, event: LATENT_EVENT, fields }, at: null, transitions };
+    }
+  }
+  return { divergence: null, at: null, transitions };
 }

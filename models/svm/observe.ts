@@ -8,11 +8,14 @@
 // Latent = KVM-internal state (intercept bits, nmi_masked, vmcb01/02 contents, queues)
 // and the guests' architectural registers: compared at the end of a stream.
 
-import { exitName, V_IRQ_MASK, V_NMI_BLOCKING_MASK, V_NMI_PENDING_MASK, V_NMI_ENABLE_MASK, INTERCEPT, bit } from './constants.js';
+import { exitName, V_IRQ_MASK, V_NMI_BLOCKING_MASK, V_NMI_PENDING_MASK, V_NMI_ENABLE_MASK, V_GIF_MASK, INTERCEPT, bit } from './constants.js';
 import { type VcpuState, type Vmcb, type GuestCpu } from './state.js';
 import type { VcpuEvents } from './kvm/x86.js';
 
 export type Primitive = number | boolean | string | null;
+
+/** Observation fields that hold lists (comma- or semicolon-separated items). */
+export const LIST_FIELDS: readonly string[] = ['exits', 'reflected', 'delivered', 'warns'];
 export type Observation = Record<string, Primitive>;
 
 const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
@@ -141,4 +144,25 @@ export function diffRecords(a: Observation, b: Observation): { path: string; lef
     if (a[key] !== b[key]) out.push({ path: key, left: a[key]!, right: b[key]! });
   }
   return out;
+}
+
+/**
+ * Abstract state for model-state coverage: a small integer from the features that steer
+ * the NMI/IRQ/nested paths (phase, mode, NMI tracking, vNMI bits, shadow, GIF, the
+ * intercepts KVM toggles, queued events). Counters, RIPs, vectors and the guests' handler
+ * depth are left out so the space stays small (at most 3 * 2^16 values, a few hundred
+ * reachable in practice), which keeps "new coverage" meaningful.
+ */
+export function abstractState(v: VcpuState): number {
+  const c = v.guestMode ? v.vmcb02 : v.vmcb01;
+  let h = v.phase === 'host' ? 0 : v.phase === 'guest' ? 1 : 2;
+  const flags = [
+    v.guestMode, v.mpState !== 'RUNNABLE', v.nmiPending > 0, v.nmiInjected, v.nmiMasked,
+    v.awaitingIretCompletion, v.nmiSinglestep, v.interrupt.injected, v.exception.pending || v.exception.injected,
+    (c.intState & 1) !== 0, (c.eventInj >>> 31) !== 0, (v.vmcb01.intCtl & V_NMI_PENDING_MASK) !== 0,
+    (c.intCtl & V_NMI_BLOCKING_MASK) !== 0, (c.intercepts & bit(INTERCEPT.IRET)) !== 0,
+    (c.intercepts & bit(INTERCEPT.VINTR)) !== 0, (c.intCtl & V_GIF_MASK) !== 0,
+  ];
+  for (const f of flags) h = h * 2 + (f ? 1 : 0);
+  return h;
 }

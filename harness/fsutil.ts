@@ -1,0 +1,97 @@
+// Crash-safe file writes and the run-directory lock: a killed campaign leaves either the
+// old file or the new one (never half of one), and two campaigns never share an output dir.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+let tempCounter = 0;
+
+/**
+ * Writes via a temp file in the same directory (rename is only atomic within one
+ * filesystem), fsynced before the rename so a crash cannot leave an empty target.
+ * The temp name starts with '.' and ends in '.tmp' so directory scans skip it.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${tempCounter++}.tmp`);
+  try {
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+export class LockedError extends Error {
+  constructor(readonly dir: string, readonly pid: number) {
+    super(`${dir} is in use by a running campaign (pid ${pid}); stop it or choose another --out`);
+  }
+}
+
+interface LockInfo {
+  pid: number;
+  startedAt: string;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else — still alive.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The lock's content, or null when unreadable or garbled (a lock nobody can own). */
+function readLock(file: string): LockInfo | null {
+  try {
+    const info = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<LockInfo>;
+    return Number.isInteger(info.pid) && (info.pid as number) > 0 ? (info as LockInfo) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `<dir>/.lock`, held for the life of a campaign; a lock left by a dead pid is taken over. */
+export class DirLock {
+  private released = false;
+
+  private constructor(readonly file: string, readonly info: LockInfo) {}
+
+  static acquire(dir: string): DirLock {
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, '.lock');
+    const info: LockInfo = { pid: process.pid, startedAt: new Date().toISOString() };
+    // A few rounds: between removing a stale lock and creating ours another campaign may win.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        fs.writeFileSync(file, JSON.stringify(info) + '\n', { flag: 'wx' });
+        return new DirLock(file, info);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const holder = readLock(file);
+      if (holder && isAlive(holder.pid)) throw new LockedError(dir, holder.pid);
+      fs.rmSync(file, { force: true }); // stale: its campaign died without releasing
+    }
+    const holder = readLock(file);
+    throw new LockedError(dir, holder?.pid ?? 0);
+  }
+
+  /** Removes the lock if it is still ours (idempotent). */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const now = readLock(this.file);
+    if (now && now.pid === this.info.pid && now.startedAt === this.info.startedAt) fs.rmSync(this.file, { force: true });
+  }
+}
