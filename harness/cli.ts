@@ -8,7 +8,9 @@
 //   2  bad input: unknown version/pair/flag, unreadable or malformed stream file
 //   3  internal error
 
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync, realpathSync, existsSync, statSync, readdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { Registry, RegistryError } from '../models/registry.js';
@@ -17,6 +19,13 @@ import { KNOBS, KNOB_NAMES } from '../models/svm/config.js';
 import { OBSERVATION_FIELDS } from '../models/svm/observe.js';
 import { parseStream, formatConfig, formatEvent, StreamParseError, type Stream } from './text.js';
 import { runPair, runSingle } from './execute.js';
+import { readEntryFile, writeEntryFile, EntryError } from './codec.js';
+import { writeFileAtomic, LockedError } from './fsutil.js';
+import { formatEntry } from './print.js';
+import { runCampaign, minimizeEntry } from './campaign.js';
+import { CrashStore } from './crashes.js';
+import { MinimizeError } from './minimize.js';
+import type { CorpusEntry } from './entry.js';
 import { formatPairTrace, formatSingleTrace } from './trace-format.js';
 
 export const EXIT = { OK: 0, FINDINGS: 1, BAD_INPUT: 2, INTERNAL: 3 } as const;
@@ -34,7 +43,12 @@ const defaultIo: Io = {
 /** An input problem the user must fix: printed as `svmfuzz: <message>`, exit 2. */
 export class InputError extends Error {}
 
-function readStreamFile(file: string): Stream {
+/** A stream from a text file, or from a corpus entry (.msgpack) with the entry itself. */
+function readStreamFile(file: string): Stream & { entry?: CorpusEntry } {
+  if (file.endsWith('.msgpack')) {
+    const entry = readEntryFile(file);
+    return { config: entry.config, events: entry.events, entry };
+  }
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -85,8 +99,12 @@ interface TraceOpts { version?: string; pair?: string; versions?: string; json?:
 
 function cmdTrace(io: Io, file: string, opts: TraceOpts): number {
   const reg = new Registry();
-  const sel = reg.select(opts);
   const stream = readStreamFile(file);
+  // An entry names its versions: trace it on them unless told otherwise.
+  const given = opts.pair ?? opts.versions ?? opts.version;
+  const sel = given === undefined && stream.entry
+    ? { ...reg.select({ versions: `${stream.entry.left.id},${stream.entry.right.id}` }), label: stream.entry.pair }
+    : reg.select(opts);
   if (!sel.right) {
     const run = runSingle(sel.left, stream);
     if (opts.json) {
@@ -115,6 +133,104 @@ function cmdTrace(io: Io, file: string, opts: TraceOpts): number {
   return EXIT.OK;
 }
 
+/** "90s", "10m", "8h", "1500ms" or plain seconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new InputError(`--duration: expected a duration like 90s, 10m, 8h (got '${text}')`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
+}
+
+function parseCount(flag: string, text: string, min = 1): number {
+  if (!/^\d+$/.test(text) || Number(text) < min) throw new InputError(`${flag}: expected an integer >= ${min} (got '${text}')`);
+  return Number(text);
+}
+
+interface FuzzOpts {
+  pair?: string; versions?: string; seed?: string; runs?: string; duration?: string; out: string;
+  maxLen: string; samples: string; minimize: boolean;
+}
+
+function cmdFuzz(io: Io, opts: FuzzOpts): number {
+  const reg = new Registry();
+  if (opts.pair === undefined && opts.versions === undefined) throw new InputError('fuzz: give --pair P or --versions A,B');
+  const sel = reg.select({ pair: opts.pair, versions: opts.versions });
+  if (!sel.right) throw new InputError('fuzz needs two versions');
+  const seed = opts.seed === undefined ? randomInt(1, 2 ** 31 - 1) : parseCount('--seed', opts.seed, 0);
+  const runs = opts.runs === undefined ? null : parseCount('--runs', opts.runs);
+  const durationMs = opts.duration === undefined ? null : parseDuration(opts.duration);
+  const maxLen = parseCount('--max-len', opts.maxLen);
+  const samples = parseCount('--samples', opts.samples);
+  io.out(`INFO: seed: ${seed}`);
+  io.out(`INFO: pair ${sel.label}: ${sel.left.id} [${sel.left.patches.map((p) => p.id).join(' ')}] vs ${sel.right.id} [${sel.right.patches.map((p) => p.id).join(' ')}]`);
+  io.out(`INFO: budget: ${runs !== null ? `${runs} runs` : ''}${runs !== null && durationMs !== null ? ', ' : ''}${durationMs !== null ? `${durationMs / 1000}s` : ''}${runs === null && durationMs === null ? 'until interrupted (give --runs or --duration)' : ''}; out: ${opts.out}`);
+  const summary = runCampaign({
+    selection: { ...sel, right: sel.right }, seed, runs, durationMs: runs === null && durationMs === null ? null : durationMs,
+    out: opts.out, maxLen, samplesPerBucket: samples, corpusCap: 2000, minimize: opts.minimize,
+    log: (l) => io.out(l), status: (l) => io.out(l),
+  });
+  io.out(`DONE: ${summary.execs} execs, ${summary.buckets.length} bucket(s)`);
+  for (const b of summary.buckets) {
+    io.out(`  ${b.id}  x${b.count}  ${b.minimizedLength ?? '?'} events  ${b.words}`);
+  }
+  return EXIT.OK;
+}
+
+/** A bucket directory gives its min.msgpack, else its first sample. */
+function resolveEntryPath(path: string): string {
+  if (!existsSync(path)) throw new InputError(`${path}: no such file or directory`);
+  if (!statSync(path).isDirectory()) return path;
+  if (existsSync(join(path, 'min.msgpack'))) return join(path, 'min.msgpack');
+  const samples = join(path, 'samples');
+  const first = existsSync(samples) ? readdirSync(samples).filter((f) => f.endsWith('.msgpack')).sort()[0] : undefined;
+  if (!first) throw new InputError(`${path}: not a bucket directory (no min.msgpack, no samples/*.msgpack)`);
+  return join(samples, first);
+}
+
+function selectionForEntry(reg: Registry, entry: CorpusEntry, file: string) {
+  const sel = reg.select({ versions: `${entry.left.id},${entry.right.id}` });
+  for (const [side, v] of [['left', sel.left], ['right', sel.right!]] as const) {
+    const want = entry[side].patches.join(' ');
+    const have = v.patches.map((p) => p.id).join(' ');
+    if (want !== have) throw new InputError(`${file}: version ${v.id} now has patches [${have}], the entry was made with [${want}]`);
+  }
+  return { ...sel, right: sel.right!, label: entry.pair };
+}
+
+function cmdMinimize(io: Io, target: string): number {
+  const file = resolveEntryPath(target);
+  const entry = readEntryFile(file);
+  if (entry.expected.outcome !== 'diverges') throw new InputError(`${file}: the entry's expected outcome is 'equal': nothing to minimize`);
+  const sel = selectionForEntry(new Registry(), entry, file);
+  const { entry: min, text, result } = minimizeEntry(entry, sel);
+  const dir = statSync(target).isDirectory() ? target : dirname(file);
+  const store = new CrashStore(dirname(dirname(dir)));
+  // Write beside the input: the bucket dir (or the entry's own directory).
+  const out = statSync(target).isDirectory() ? store.writeMinimized(entry.expected.signatureId, min, text) : null;
+  const files = out ?? writeBeside(file, min, text);
+  io.out(`minimized ${entry.events.length} -> ${min.events.length} events in ${result.executions} executions${result.exhausted ? ' (budget exhausted: not guaranteed 1-minimal)' : ''}`);
+  for (const [name, p] of Object.entries(result.passes)) io.out(`  ${name.padEnd(16)} ${p.successes}/${p.calls} accepted/tried`);
+  io.out(`wrote ${files.msgpack} and ${files.txt}`);
+  io.out(text.trimEnd());
+  return EXIT.OK;
+}
+
+function writeBeside(file: string, entry: CorpusEntry, text: string): { msgpack: string; txt: string } {
+  const base = file.replace(/\.msgpack$/, '');
+  const msgpack = `${base}.min.msgpack`;
+  const txt = `${base}.min.txt`;
+  writeEntryFile(msgpack, entry);
+  writeFileAtomic(txt, text);
+  return { msgpack, txt };
+}
+
+function cmdPrint(io: Io, target: string): number {
+  const file = resolveEntryPath(target);
+  io.out(formatEntry(readEntryFile(file), file));
+  return EXIT.OK;
+}
+
 function buildProgram(io: Io, setCode: (n: number) => void): Command {
   const program = new Command('svmfuzz')
     .description('Differential fuzzing of behavioural models of KVM AMD SVM (NMI/vNMI/IRET, STI shadow)')
@@ -127,12 +243,32 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .action((opts) => setCode(cmdList(io, opts)));
   program.command('trace')
     .description('run a stream file and print per-step observations (two versions: the first divergence)')
-    .argument('<stream>', 'stream file in the text form (.txt)')
+    .argument('<stream>', 'stream file in the text form (.txt), or an entry (.msgpack)')
     .addOption(new Option('--version <V>', 'one version'))
     .addOption(new Option('--pair <P>', 'a model pair'))
     .addOption(new Option('--versions <A,B>', 'two versions'))
     .option('--json', 'machine-readable output: {steps, firstDivergence}')
     .action((file, opts) => setCode(cmdTrace(io, file, opts)));
+  program.command('fuzz')
+    .description('fuzz two versions side by side; bucket, store and minimize every divergence')
+    .addOption(new Option('--pair <P>', 'a model pair (see list)'))
+    .addOption(new Option('--versions <A,B>', 'two versions'))
+    .option('--seed <S>', 'campaign seed (default: random, printed first)')
+    .option('--runs <N>', 'stop after N executions (deterministic)')
+    .option('--duration <D>', 'stop after D (90s, 10m, 8h)')
+    .option('--out <DIR>', 'crash corpus directory', 'crashes')
+    .option('--max-len <N>', 'longest generated stream', '24')
+    .option('--samples <N>', 'raw samples kept per bucket', '4')
+    .option('--no-minimize', 'do not minimize new buckets')
+    .action((opts) => setCode(cmdFuzz(io, opts)));
+  program.command('minimize')
+    .description('minimize a stored divergence under its signature (writes min.msgpack and min.txt)')
+    .argument('<entry>', 'an entry .msgpack or a bucket directory')
+    .action((target) => setCode(cmdMinimize(io, target)));
+  program.command('print')
+    .description('print a corpus or crash entry in readable form')
+    .argument('<entry>', 'an entry .msgpack or a bucket directory')
+    .action((target) => setCode(cmdPrint(io, target)));
   return program;
 }
 
@@ -146,7 +282,8 @@ export function main(argv: readonly string[], io: Io = defaultIo): number {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return EXIT.OK;
       return EXIT.BAD_INPUT;
     }
-    if (err instanceof StreamParseError || err instanceof RegistryError || err instanceof InputError) {
+    if (err instanceof StreamParseError || err instanceof RegistryError || err instanceof InputError || err instanceof EntryError
+        || err instanceof LockedError || err instanceof MinimizeError) {
       io.err(`svmfuzz: ${err.message}`);
       return EXIT.BAD_INPUT;
     }

@@ -99,7 +99,11 @@ export const MUTATORS: readonly Mutator[] = [
       const [e, i] = rng.pick(withFields);
       const fields = specOf(e.kind)!.fields;
       const name = rng.pick(Object.keys(fields));
-      const next = { ...e, [name]: randomField(rng, fields[name]!, false) } as SvmEvent;
+      const before = JSON.stringify((e as unknown as Record<string, unknown>)[name]);
+      let value = randomField(rng, fields[name]!, false);
+      for (let t = 0; t < 4 && JSON.stringify(value) === before; t++) value = randomField(rng, fields[name]!, false);
+      if (JSON.stringify(value) === before) return null;
+      const next = { ...e, [name]: value } as SvmEvent;
       const ev = [...s.events];
       ev[i] = next;
       return withEvents(s, ev);
