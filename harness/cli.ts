@@ -13,7 +13,7 @@ import { join, dirname } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { Registry, RegistryError } from '../models/registry.js';
+import { Registry, RegistryError, loadRegistry } from '../models/registry.js';
 import { EVENT_KINDS, specOf } from '../models/svm/events.js';
 import { KNOBS, KNOB_NAMES } from '../models/svm/config.js';
 import { OBSERVATION_FIELDS } from '../models/svm/observe.js';
@@ -22,7 +22,7 @@ import { runPair, runSingle } from './execute.js';
 import { readEntryFile, writeEntryFile, EntryError } from './codec.js';
 import { writeFileAtomic, LockedError } from './fsutil.js';
 import { formatEntry } from './print.js';
-import { runCampaign, minimizeEntry } from './campaign.js';
+import { runCampaign, minimizeEntry, defaultWorkers, ResumeError } from './campaign.js';
 import { CrashStore } from './crashes.js';
 import { MinimizeError } from './minimize.js';
 import type { CorpusEntry } from './entry.js';
@@ -58,8 +58,8 @@ function readStreamFile(file: string): Stream & { entry?: CorpusEntry } {
   return parseStream(text, file);
 }
 
-function cmdList(io: Io, opts: { json?: boolean }): number {
-  const reg = new Registry();
+async function cmdList(io: Io, opts: { json?: boolean; models?: string[] }): Promise<number> {
+  const reg = await loadRegistry(opts.models);
   const versions = [...reg.versions.values()].map((v) => ({
     id: v.id, description: v.description,
     patches: v.patches.map((p) => ({ id: p.id, subject: p.subject, upstream: p.upstream, replaces: Object.keys(p.replaces), scope: p.scope })),
@@ -95,10 +95,10 @@ function cmdList(io: Io, opts: { json?: boolean }): number {
   return EXIT.OK;
 }
 
-interface TraceOpts { version?: string; pair?: string; versions?: string; json?: boolean }
+interface TraceOpts { version?: string; pair?: string; versions?: string; json?: boolean; models?: string[] }
 
-function cmdTrace(io: Io, file: string, opts: TraceOpts): number {
-  const reg = new Registry();
+async function cmdTrace(io: Io, file: string, opts: TraceOpts): Promise<number> {
+  const reg = await loadRegistry(opts.models);
   const stream = readStreamFile(file);
   // An entry names its versions: trace it on them unless told otherwise.
   const given = opts.pair ?? opts.versions ?? opts.version;
@@ -149,32 +149,60 @@ function parseCount(flag: string, text: string, min = 1): number {
 
 interface FuzzOpts {
   pair?: string; versions?: string; seed?: string; runs?: string; duration?: string; out: string;
-  maxLen: string; samples: string; minimize: boolean;
+  maxLen: string; samples: string; minimize: boolean; workers?: string; resume?: boolean; hangTimeout: string;
+  models?: string[]; laneHeapMb: string;
 }
 
-function cmdFuzz(io: Io, opts: FuzzOpts): number {
-  const reg = new Registry();
+async function cmdFuzz(io: Io, opts: FuzzOpts): Promise<number> {
+  const reg = await loadRegistry(opts.models);
   if (opts.pair === undefined && opts.versions === undefined) throw new InputError('fuzz: give --pair P or --versions A,B');
   const sel = reg.select({ pair: opts.pair, versions: opts.versions });
   if (!sel.right) throw new InputError('fuzz needs two versions');
-  const seed = opts.seed === undefined ? randomInt(1, 2 ** 31 - 1) : parseCount('--seed', opts.seed, 0);
+  let seed = opts.seed === undefined ? randomInt(1, 2 ** 31 - 1) : parseCount('--seed', opts.seed, 0);
+  if (opts.resume && opts.seed === undefined) seed = resumeSeed(opts.out) ?? seed;
   const runs = opts.runs === undefined ? null : parseCount('--runs', opts.runs);
   const durationMs = opts.duration === undefined ? null : parseDuration(opts.duration);
+  const workers = opts.workers === undefined ? defaultWorkers() : parseCount('--workers', opts.workers);
   const maxLen = parseCount('--max-len', opts.maxLen);
   const samples = parseCount('--samples', opts.samples);
+  const hangMs = parseDuration(opts.hangTimeout);
   io.out(`INFO: seed: ${seed}`);
   io.out(`INFO: pair ${sel.label}: ${sel.left.id} [${sel.left.patches.map((p) => p.id).join(' ')}] vs ${sel.right.id} [${sel.right.patches.map((p) => p.id).join(' ')}]`);
-  io.out(`INFO: budget: ${runs !== null ? `${runs} runs` : ''}${runs !== null && durationMs !== null ? ', ' : ''}${durationMs !== null ? `${durationMs / 1000}s` : ''}${runs === null && durationMs === null ? 'until interrupted (give --runs or --duration)' : ''}; out: ${opts.out}`);
-  const summary = runCampaign({
-    selection: { ...sel, right: sel.right }, seed, runs, durationMs: runs === null && durationMs === null ? null : durationMs,
-    out: opts.out, maxLen, samplesPerBucket: samples, corpusCap: 2000, minimize: opts.minimize,
-    log: (l) => io.out(l), status: (l) => io.out(l),
-  });
-  io.out(`DONE: ${summary.execs} execs, ${summary.buckets.length} bucket(s)`);
-  for (const b of summary.buckets) {
-    io.out(`  ${b.id}  x${b.count}  ${b.minimizedLength ?? '?'} events  ${b.words}`);
+  const budget = [runs !== null ? `${runs} runs` : '', durationMs !== null ? `${durationMs / 1000}s` : ''].filter(Boolean).join(', ') || 'until interrupted';
+  io.out(`INFO: ${workers} worker(s); budget: ${budget}; out: ${opts.out}${opts.resume ? ' (resuming)' : ''}`);
+  const stop = { requested: false };
+  const onSignal = (sig: string) => () => {
+    if (stop.requested) return;
+    stop.requested = true;
+    io.err(`svmfuzz: ${sig}: finishing the current round, then writing summary.json`);
+  };
+  const onInt = onSignal('SIGINT');
+  const onTerm = onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  try {
+    const summary = await runCampaign({
+      selection: { ...sel, right: sel.right }, modelFiles: opts.models ?? [], seed, runs, durationMs, workers,
+      out: opts.out, maxLen, samplesPerBucket: samples, corpusCap: 2000, hangMs, minimize: opts.minimize,
+      resume: opts.resume ?? false, laneHeapMb: parseCount('--lane-heap-mb', opts.laneHeapMb, 64),
+      log: (l) => io.out(l), status: (l) => io.out(l), stop, isTTY: process.stdout.isTTY === true,
+    });
+    io.out(`DONE: ${summary.execs} execs, ${summary.buckets.length} bucket(s), stopped by ${summary.stopped}${summary.lostBatches ? `, ${summary.lostBatches} lost batch(es)` : ''}`);
+    for (const b of summary.buckets) io.out(`  ${b.id}  x${b.count}  ${b.minimizedLength ?? '?'} events  ${b.words}`);
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
   }
   return EXIT.OK;
+}
+
+/** The seed a resumable campaign in `out` was started with. */
+function resumeSeed(out: string): number | null {
+  try {
+    return (JSON.parse(readFileSync(join(out, 'campaign.json'), 'utf8')) as { seed: number }).seed;
+  } catch {
+    return null;
+  }
 }
 
 /** A bucket directory gives its min.msgpack, else its first sample. */
@@ -198,11 +226,11 @@ function selectionForEntry(reg: Registry, entry: CorpusEntry, file: string) {
   return { ...sel, right: sel.right!, label: entry.pair };
 }
 
-function cmdMinimize(io: Io, target: string): number {
+async function cmdMinimize(io: Io, target: string, opts: { models?: string[] }): Promise<number> {
   const file = resolveEntryPath(target);
   const entry = readEntryFile(file);
   if (entry.expected.outcome !== 'diverges') throw new InputError(`${file}: the entry's expected outcome is 'equal': nothing to minimize`);
-  const sel = selectionForEntry(new Registry(), entry, file);
+  const sel = selectionForEntry(await loadRegistry(opts.models), entry, file);
   const { entry: min, text, result } = minimizeEntry(entry, sel);
   const dir = statSync(target).isDirectory() ? target : dirname(file);
   const store = new CrashStore(dirname(dirname(dir)));
@@ -231,6 +259,9 @@ function cmdPrint(io: Io, target: string): number {
   return EXIT.OK;
 }
 
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+const modelsOption = () => new Option('--models <file>', "a model file adding versions and pairs (repeatable)").argParser(collect);
+
 function buildProgram(io: Io, setCode: (n: number) => void): Command {
   const program = new Command('svmfuzz')
     .description('Differential fuzzing of behavioural models of KVM AMD SVM (NMI/vNMI/IRET, STI shadow)')
@@ -240,7 +271,8 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
   program.command('list')
     .description('versions with their patches, pairs, the event alphabet and the config knobs')
     .option('--json', 'machine-readable output')
-    .action((opts) => setCode(cmdList(io, opts)));
+    .addOption(modelsOption())
+    .action(async (opts) => setCode(await cmdList(io, opts)));
   program.command('trace')
     .description('run a stream file and print per-step observations (two versions: the first divergence)')
     .argument('<stream>', 'stream file in the text form (.txt), or an entry (.msgpack)')
@@ -248,7 +280,8 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .addOption(new Option('--pair <P>', 'a model pair'))
     .addOption(new Option('--versions <A,B>', 'two versions'))
     .option('--json', 'machine-readable output: {steps, firstDivergence}')
-    .action((file, opts) => setCode(cmdTrace(io, file, opts)));
+    .addOption(modelsOption())
+    .action(async (file, opts) => setCode(await cmdTrace(io, file, opts)));
   program.command('fuzz')
     .description('fuzz two versions side by side; bucket, store and minimize every divergence')
     .addOption(new Option('--pair <P>', 'a model pair (see list)'))
@@ -260,11 +293,17 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .option('--max-len <N>', 'longest generated stream', '24')
     .option('--samples <N>', 'raw samples kept per bucket', '4')
     .option('--no-minimize', 'do not minimize new buckets')
-    .action((opts) => setCode(cmdFuzz(io, opts)));
+    .option('--workers <N>', 'lanes in worker threads (default: the machine\'s cores)')
+    .option('--resume', 'continue the stopped or killed campaign in --out')
+    .option('--hang-timeout <D>', 'time budget of a chunk of 256 executions; beyond it the stream is a hang', '2s')
+    .option('--lane-heap-mb <N>', 'heap limit of a lane thread', '2048')
+    .addOption(modelsOption())
+    .action(async (opts) => setCode(await cmdFuzz(io, opts)));
   program.command('minimize')
     .description('minimize a stored divergence under its signature (writes min.msgpack and min.txt)')
     .argument('<entry>', 'an entry .msgpack or a bucket directory')
-    .action((target) => setCode(cmdMinimize(io, target)));
+    .addOption(modelsOption())
+    .action(async (target, opts) => setCode(await cmdMinimize(io, target, opts)));
   program.command('print')
     .description('print a corpus or crash entry in readable form')
     .argument('<entry>', 'an entry .msgpack or a bucket directory')
@@ -272,18 +311,18 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
   return program;
 }
 
-export function main(argv: readonly string[], io: Io = defaultIo): number {
+export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
   let code: number = EXIT.OK;
   const program = buildProgram(io, (n) => { code = n; });
   try {
-    program.parse([...argv], { from: 'user' });
+    await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return EXIT.OK;
       return EXIT.BAD_INPUT;
     }
     if (err instanceof StreamParseError || err instanceof RegistryError || err instanceof InputError || err instanceof EntryError
-        || err instanceof LockedError || err instanceof MinimizeError) {
+        || err instanceof LockedError || err instanceof MinimizeError || err instanceof ResumeError) {
       io.err(`svmfuzz: ${err.message}`);
       return EXIT.BAD_INPUT;
     }
@@ -302,4 +341,8 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) process.exitCode = main(process.argv.slice(2));
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

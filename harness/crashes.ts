@@ -105,7 +105,7 @@ export class CrashStore {
 
   writeSummary(summary: unknown): string {
     const file = path.join(this.outDir, 'summary.json');
-    writeFileAtomic(file, JSON.stringify(summary, null, 2) + '\n');
+    writeFileAtomic(file, JSON.stringify(summary, null, 2) + '\n', true);
     return file;
   }
 

@@ -4,8 +4,8 @@
 
 import { makeModel, step, type Model } from '../models/svm/model.js';
 import { createState } from '../models/svm/state.js';
-import { latent, diffRecords, abstractState, type Observation, type Primitive } from '../models/svm/observe.js';
-import { transitionKey } from './coverage.js';
+import { latent, latentEqual, diffRecords, abstractState, type Observation, type Primitive } from '../models/svm/observe.js';
+import { stepFeatures } from './coverage.js';
 import type { Version } from '../models/svm/versions.js';
 import type { Stream } from './text.js';
 
@@ -18,7 +18,17 @@ export interface FieldDiff {
 /** The `event` of a latent divergence. */
 export const LATENT_EVENT = '(end)';
 
-export type DivergenceKind = 'observable' | 'latent' | 'left-throws' | 'right-throws';
+/**
+ * observable: a step's observations differ; latent: internal state differs at the end;
+ * left-/right-throws: a model threw; hang: a stream exceeded the time budget.
+ */
+export type DivergenceKind = 'observable' | 'latent' | 'left-throws' | 'right-throws' | 'hang';
+
+/**
+ * Where the hot path is: read after a watchdog interrupts a hanging execution (the
+ * interrupted code cannot report it itself). Two stores per step.
+ */
+export const progress = { step: -1, side: 0 };
 
 export interface Divergence {
   kind: DivergenceKind;
@@ -109,7 +119,10 @@ export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage =
   const events = stream.events;
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
+    progress.step = i;
+    progress.side = 0;
     const ol = safeStep(ml, sl, e);
+    progress.side = 1;
     const or = safeStep(mr, sr, e);
     if (ol instanceof Error || or instanceof Error) {
       const err = (ol instanceof Error ? ol : or) as Error;
@@ -122,8 +135,8 @@ export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage =
     if (withCoverage) {
       const nl = abstractState(sl);
       const nr = abstractState(sr);
-      transitions.push(transitionKey(0, al, e.kind, nl));
-      if (nr !== nl || ar !== al) transitions.push(transitionKey(1, ar, e.kind, nr));
+      stepFeatures(0, al, e.kind, nl, transitions);
+      if (nr !== nl || ar !== al) stepFeatures(1, ar, e.kind, nr, transitions);
       al = nl;
       ar = nr;
     }
@@ -133,7 +146,7 @@ export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage =
       }
     }
   }
-  if (events.length) {
+  if (events.length && !latentEqual(sl, sr)) {
     const fields = diffRecords(latent(sl), latent(sr));
     if (fields.length) {
       // A latent difference has no step of its own: it is keyed as '(end)', not by the

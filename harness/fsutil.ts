@@ -8,10 +8,13 @@ let tempCounter = 0;
 
 /**
  * Writes via a temp file in the same directory (rename is only atomic within one
- * filesystem), fsynced before the rename so a crash cannot leave an empty target.
- * The temp name starts with '.' and ends in '.tmp' so directory scans skip it.
+ * filesystem), so a killed process leaves the old file or the new one, never half of one.
+ * `durable` also fsyncs before the rename, for power loss; the campaign's frequent writes
+ * (samples, state) skip it: an fsync stalls the supervisor for milliseconds, and a killed
+ * process cannot lose data the kernel already holds. The temp name starts with '.' and
+ * ends in '.tmp' so directory scans skip it.
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+export function writeFileAtomic(file: string, data: string | Uint8Array, durable = false): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${tempCounter++}.tmp`);
@@ -19,7 +22,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     const fd = fs.openSync(tmp, 'w');
     try {
       fs.writeFileSync(fd, data);
-      fs.fsyncSync(fd);
+      if (durable) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }

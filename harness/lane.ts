@@ -9,7 +9,8 @@ import type { SvmConfig } from '../models/svm/config.js';
 import { Rng, deriveSeed } from './rng.js';
 import { generateStream } from './generate.js';
 import { mutate } from './mutate.js';
-import { executePair, type Execution } from './execute.js';
+import { executePair, progress, type Execution } from './execute.js';
+import { runWithTimeout, HangError } from './watchdog.js';
 import { signatureOf, type Signature } from './signature.js';
 import { Coverage } from './coverage.js';
 import { ENTRY_SCHEMA, ALPHABET_VERSION, type CorpusEntry, type Origin } from './entry.js';
@@ -27,7 +28,12 @@ export interface LaneConfig {
   samplesPerBucket: number;
   /** In-memory corpus cap; beyond it the least useful inputs are evicted. */
   corpusCap: number;
+  /** Time budget of one execution chunk (CHUNK executions): beyond it, the stream being run is a hang. */
+  hangMs: number;
 }
+
+/** Executions per watchdog-guarded chunk: the guard costs ~60 us, i.e. ~0.25 us per execution. */
+const CHUNK = 256;
 
 export interface Finding {
   signature: Signature;
@@ -81,6 +87,10 @@ export class Lane {
   private readonly mr: Model;
   private readonly corpus: CorpusItem[] = [];
   private readonly samples = new Map<string, number>();
+  /** Cumulative scheduling weights of the corpus (rebuilt when its length changes). */
+  private cumulative: number[] = [];
+  /** The input being executed (what a watchdog interruption reports). */
+  private current: { stream: Stream; origin: Origin } | null = null;
   iteration = 0;
 
   constructor(readonly cfg: LaneConfig) {
@@ -121,6 +131,7 @@ export class Lane {
    * longest for the least rare coverage) down to 90% of the cap in one go.
    */
   private rescore(): void {
+    this.cumulative = [];
     for (const c of this.corpus) c.weight = this.score(c);
     if (this.corpus.length > this.cfg.corpusCap) {
       this.corpus.sort((a, b) => b.weight - a.weight || a.origin.iteration - b.origin.iteration);
@@ -128,10 +139,25 @@ export class Lane {
     }
   }
 
-  /** Chooses a parent by weight, damped by how often it was picked already. */
+  /**
+   * Chooses a parent by weight (damped by how often it was picked, as of the last
+   * rescore): a binary search over cumulative weights, rebuilt only when the corpus
+   * changes, so a pick costs O(log n) instead of a pass over the corpus.
+   */
   private choose(rng: Rng): CorpusItem {
-    const weights = this.corpus.map((c) => Math.max(1, Math.round(c.weight / (1 + c.picks / 8))));
-    return this.corpus[rng.weighted(weights)]!;
+    if (this.cumulative.length !== this.corpus.length) {
+      let total = 0;
+      this.cumulative = this.corpus.map((c) => (total += Math.max(1, Math.round(c.weight / (1 + c.picks / 8)))));
+    }
+    const r = rng.int(this.cumulative[this.cumulative.length - 1]!);
+    let lo = 0;
+    let hi = this.cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.cumulative[mid]! > r) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.corpus[lo]!;
   }
 
   /** One execution: iteration i draws from Rng(seed, lane, i) only. */
@@ -150,31 +176,62 @@ export class Lane {
       stream = generateStream(rng, this.ml, this.cfg.config, this.cfg.maxLen);
       lineage = ['generate'];
     }
-    const exec = executePair(this.ml, this.mr, stream);
-    report.execs++;
     const origin: Origin = { seed: this.cfg.seed, lane: this.cfg.lane, iteration: i, lineage };
+    this.current = { stream, origin };
+    const exec = executePair(this.ml, this.mr, stream);
+    this.current = null;
+    report.execs++;
     if (this.coverage.add(exec.transitions) > 0) {
       this.push({ stream, origin, transitions: exec.transitions, picks: 0, weight: 0 });
       report.newInputs.push({ stream, origin });
     }
     if (i % RESCORE_EVERY === RESCORE_EVERY - 1) this.rescore();
-    if (exec.divergence) {
-      const sig = signatureOf(this.cfg.pair, exec.divergence);
-      report.counts[sig.id] = (report.counts[sig.id] ?? 0) + 1;
-      const have = this.samples.get(sig.id) ?? 0;
-      if (have < this.cfg.samplesPerBucket) {
-        this.samples.set(sig.id, have + 1);
-        report.findings.push({ signature: sig, entry: makeEntry(this.cfg, stream, origin, exec, sig) });
-      }
+    if (exec.divergence) this.record(report, stream, origin, exec);
+  }
+
+  private record(report: BatchReport, stream: Stream, origin: Origin, exec: Execution): void {
+    const sig = signatureOf(this.cfg.pair, exec.divergence!);
+    report.counts[sig.id] = (report.counts[sig.id] ?? 0) + 1;
+    const have = this.samples.get(sig.id) ?? 0;
+    if (have < this.cfg.samplesPerBucket) {
+      this.samples.set(sig.id, have + 1);
+      report.findings.push({ signature: sig, entry: makeEntry(this.cfg, stream, origin, exec, sig) });
     }
+  }
+
+  /** The watchdog interrupted the current execution: it is a hang finding. */
+  private hang(report: BatchReport): void {
+    const cur = this.current;
+    this.current = null;
+    report.execs++;
+    if (!cur) return;
+    const step = Math.max(0, progress.step);
+    const side = progress.side === 0 ? 'left' : 'right';
+    const exec: Execution = {
+      divergence: { kind: 'hang', step, event: cur.stream.events[step]?.kind ?? '(none)', fields: [], error: `the ${side} model does not return` },
+      at: null,
+      transitions: [],
+    };
+    this.record(report, cur.stream, cur.origin, exec);
   }
 
   /** Runs until `runs` executions or `deadline` (ms since epoch, for time-boxed batches). */
   runBatch(runs: number, deadline = Infinity): BatchReport {
     const report: BatchReport = { execs: 0, counts: {}, findings: [], newInputs: [], coverage: 0, corpus: 0 };
-    for (let n = 0; n < runs; n++) {
-      this.runOne(report);
-      if ((n & 63) === 63 && Date.now() >= deadline) break;
+    let n = 0;
+    while (n < runs) {
+      const chunk = Math.min(CHUNK, runs - n);
+      const before = report.execs;
+      try {
+        runWithTimeout(() => {
+          for (let j = 0; j < chunk; j++) this.runOne(report);
+        }, this.cfg.hangMs);
+      } catch (err) {
+        if (!(err instanceof HangError)) throw err;
+        this.hang(report);
+      }
+      n += report.execs - before;
+      if (Date.now() >= deadline) break;
     }
     report.coverage = this.coverage.size;
     report.corpus = this.corpus.length;

@@ -47,14 +47,26 @@ export function abstractField(f: FieldDiff): string {
 /** Error messages without numbers, so one thrown bug is one bucket. */
 const abstractError = (msg: string): string => msg.replace(/0x[0-9a-f]+|\d+/gi, 'N').slice(0, 120);
 
+/** sha1 ids by signature text: a lane meets the same few signatures again and again. */
+const ids = new Map<string, string>();
+function idOf(text: string): string {
+  let id = ids.get(text);
+  if (id === undefined) {
+    id = createHash('sha1').update(text).digest('hex').slice(0, 12);
+    if (ids.size > 10_000) ids.clear();
+    ids.set(text, id);
+  }
+  return id;
+}
+
 export function signatureOf(pair: string, d: Divergence): Signature {
-  const body = d.kind === 'left-throws' || d.kind === 'right-throws'
+  const body = d.kind === 'left-throws' || d.kind === 'right-throws' || d.kind === 'hang'
     ? [abstractError(d.error ?? '')]
     : [...new Set(d.fields.map(abstractField))].sort();
   const text = `${pair}|${d.kind}|${d.event}|${body.join(',')}`;
-  const id = createHash('sha1').update(text).digest('hex').slice(0, 12);
+  const id = idOf(text);
   const what = d.kind === 'observable' ? 'diverge observably' : d.kind === 'latent' ? 'end in different internal state'
-    : `diverge: the ${d.kind === 'left-throws' ? 'left' : 'right'} model throws`;
+    : d.kind === 'hang' ? 'diverge: a model hangs' : `diverge: the ${d.kind === 'left-throws' ? 'left' : 'right'} model throws`;
   const words = `${pair}: the two versions ${what} at a \`${d.event}\` step: ${body.join(', ')}`;
   return { text, id, words };
 }

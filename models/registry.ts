@@ -1,6 +1,9 @@
 // Finds versions and pairs by name: the built-in ones, plus those a user's model file adds.
 
-import { BUILTIN_VERSIONS, BUILTIN_PAIRS, type Version, type Pair } from './svm/versions.js';
+import { register } from 'node:module';
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BUILTIN_VERSIONS, BUILTIN_PAIRS, defineVersion, definePair, type Version, type Pair } from './svm/versions.js';
 import { defaultConfig, type SvmConfig } from './svm/config.js';
 
 export class RegistryError extends Error {}
@@ -48,6 +51,42 @@ export class Registry {
     return p;
   }
 
+  /**
+   * Adds the versions and pairs of a user's model file: an ES module that imports the
+   * model API from 'svmfuzz/models' and exports `versions` and/or `pairs` (arrays), or a
+   * default export with those fields.
+   */
+  async loadModelsFile(file: string): Promise<{ versions: string[]; pairs: string[] }> {
+    enableSelfResolution();
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(pathToFileURL(resolvePath(file)).href)) as Record<string, unknown>;
+    } catch (err) {
+      throw new RegistryError(`${file}: cannot load the model file: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const def = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as { versions?: unknown; pairs?: unknown };
+    const versions = def.versions ?? [];
+    const pairs = def.pairs ?? [];
+    if (!Array.isArray(versions) || !Array.isArray(pairs)) throw new RegistryError(`${file}: 'versions' and 'pairs' must be arrays`);
+    if (!versions.length && !pairs.length) throw new RegistryError(`${file}: exports no versions and no pairs`);
+    const added = { versions: [] as string[], pairs: [] as string[] };
+    try {
+      for (const v of versions) {
+        const ver = defineVersion(v as Version);
+        this.addVersion(ver);
+        added.versions.push(ver.id);
+      }
+      for (const p of pairs) {
+        const pair = definePair(p as Pair);
+        this.addPair(pair);
+        added.pairs.push(pair.id);
+      }
+    } catch (err) {
+      throw new RegistryError(`${file}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return added;
+  }
+
   /** Resolves `--pair P`, `--versions A,B` or `--version V` (exactly one of them). */
   select(opts: { pair?: string; versions?: string; version?: string }): Selection {
     const given = [opts.pair, opts.versions, opts.version].filter((x) => x !== undefined).length;
@@ -64,4 +103,19 @@ export class Registry {
     const v = this.version(opts.version!);
     return { label: v.id, left: v, right: null, config: defaultConfig() };
   }
+}
+
+let selfResolution = false;
+/** Lets model files import 'svmfuzz/models' from anywhere (see harness/self-resolve.ts). */
+export function enableSelfResolution(): void {
+  if (selfResolution) return;
+  register(new URL('../harness/self-resolve.js', import.meta.url));
+  selfResolution = true;
+}
+
+/** A registry with the built-ins plus the user's model files, in order. */
+export async function loadRegistry(modelFiles: readonly string[] = []): Promise<Registry> {
+  const reg = new Registry();
+  for (const f of modelFiles) await reg.loadModelsFile(f);
+  return reg;
 }

@@ -86,47 +86,71 @@ export function observe(v: VcpuState, skipped: boolean, events: VcpuEvents | nul
 }
 
 const INTERCEPT_NAMES = Object.keys(INTERCEPT) as (keyof typeof INTERCEPT)[];
-function interceptList(vmcb: Vmcb): string {
-  return INTERCEPT_NAMES.filter((n) => vmcb.intercepts & bit(INTERCEPT[n])).join('|');
+function interceptList(intercepts: number): string {
+  return INTERCEPT_NAMES.filter((n) => intercepts & bit(INTERCEPT[n])).join('|');
 }
 const frames = (g: GuestCpu): string => g.frames.map((f) => (f.type === 'NMI' ? 'NMI' : `${f.type}:${f.vector}`)).join('>');
 
+type Raw = number | boolean | string;
+/** A latent field: its name, a cheap raw getter, and how to show the raw value. */
+type LatentField = readonly [string, (v: VcpuState) => Raw, ((x: Raw) => Primitive)?];
+const asHex = (x: Raw): Primitive => hex(x as number);
+const asIntercepts = (x: Raw): Primitive => interceptList(x as number);
+
+const vmcbFields = (name: 'vmcb01' | 'vmcb02'): LatentField[] => [
+  [`${name}.intercepts`, (v) => v[name].intercepts, asIntercepts],
+  [`${name}.exceptions`, (v) => v[name].exceptions, asHex],
+  [`${name}.int_ctl`, (v) => v[name].intCtl, asHex],
+  [`${name}.int_state`, (v) => v[name].intState],
+  [`${name}.event_inj`, (v) => v[name].eventInj, asHex],
+];
+const guestFields = (name: 'L1' | 'L2', g: (v: VcpuState) => GuestCpu, vmcb: (v: VcpuState) => Vmcb): LatentField[] => [
+  [`${name}.rip`, (v) => vmcb(v).rip, asHex],
+  [`${name}.rflags`, (v) => vmcb(v).rflags, asHex],
+  [`${name}.frames`, (v) => frames(g(v))],
+  [`${name}.nmis`, (v) => g(v).nmis],
+  [`${name}.irqs`, (v) => g(v).irqs],
+  [`${name}.exceptions`, (v) => g(v).exceptions],
+];
+
+/** KVM-internal and architectural state, as a table (one list for building and comparing). */
+const LATENT: readonly LatentField[] = [
+  ['phase', (v) => v.phase],
+  ['guest_mode', (v) => v.guestMode],
+  ['nested_run_pending', (v) => v.nestedRunPending],
+  ['nmi_queued', (v) => v.nmiQueued],
+  ['nmi_pending', (v) => v.nmiPending],
+  ['nmi_injected', (v) => v.nmiInjected],
+  ['nmi_masked', (v) => v.nmiMasked],
+  ['awaiting_iret_completion', (v) => v.awaitingIretCompletion],
+  ['nmi_singlestep', (v) => v.nmiSinglestep],
+  ['nmi_l1_to_l2', (v) => v.nmiL1ToL2],
+  ['interrupt.injected', (v) => (v.interrupt.injected ? v.interrupt.nr : -1), (x) => ((x as number) < 0 ? 'none' : hex(x as number))],
+  ['exception.pending', (v) => (v.exception.pending ? v.exception.vector : -1)],
+  ['exception.injected', (v) => (v.exception.injected ? v.exception.vector : -1)],
+  ['apic_irr', (v) => v.apicIrr.map(hex).join(',')],
+  ['guest_gif', (v) => v.guestGif],
+  ...vmcbFields('vmcb01'),
+  ...vmcbFields('vmcb02'),
+  ...guestFields('L1', (v) => v.l1, (v) => v.vmcb01),
+  ...guestFields('L2', (v) => v.l2, (v) => v.vmcb02),
+  ['vmcb01.v_nmi', (v) => v.vmcb01.intCtl & (V_NMI_ENABLE_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MASK), asHex],
+];
+
 /** KVM-internal and architectural state: compared at the end of a stream (latent divergences). */
 export function latent(v: VcpuState): Observation {
-  const o: Observation = {
-    phase: v.phase,
-    guest_mode: v.guestMode,
-    nested_run_pending: v.nestedRunPending,
-    nmi_queued: v.nmiQueued,
-    nmi_pending: v.nmiPending,
-    nmi_injected: v.nmiInjected,
-    nmi_masked: v.nmiMasked,
-    awaiting_iret_completion: v.awaitingIretCompletion,
-    nmi_singlestep: v.nmiSinglestep,
-    nmi_l1_to_l2: v.nmiL1ToL2,
-    'interrupt.injected': v.interrupt.injected ? hex(v.interrupt.nr) : 'none',
-    'exception.pending': v.exception.pending ? v.exception.vector : -1,
-    'exception.injected': v.exception.injected ? v.exception.vector : -1,
-    apic_irr: v.apicIrr.map(hex).join(','),
-    guest_gif: v.guestGif,
-  };
-  for (const [name, vmcb] of [['vmcb01', v.vmcb01], ['vmcb02', v.vmcb02]] as const) {
-    o[`${name}.intercepts`] = interceptList(vmcb);
-    o[`${name}.exceptions`] = hex(vmcb.exceptions);
-    o[`${name}.int_ctl`] = hex(vmcb.intCtl);
-    o[`${name}.int_state`] = vmcb.intState;
-    o[`${name}.event_inj`] = hex(vmcb.eventInj);
+  const o: Observation = {};
+  for (const [name, get, show] of LATENT) {
+    const x = get(v);
+    o[name] = show ? show(x) : x;
   }
-  for (const [name, g, vmcb] of [['L1', v.l1, v.vmcb01], ['L2', v.l2, v.vmcb02]] as const) {
-    o[`${name}.rip`] = hex(vmcb.rip);
-    o[`${name}.rflags`] = hex(vmcb.rflags);
-    o[`${name}.frames`] = frames(g);
-    o[`${name}.nmis`] = g.nmis;
-    o[`${name}.irqs`] = g.irqs;
-    o[`${name}.exceptions`] = g.exceptions;
-  }
-  o['vmcb01.v_nmi'] = hex(v.vmcb01.intCtl & (V_NMI_ENABLE_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MASK));
   return o;
+}
+
+/** latent(a) equals latent(b), without building either record (the fuzzing hot path). */
+export function latentEqual(a: VcpuState, b: VcpuState): boolean {
+  for (const [, get] of LATENT) if (get(a) !== get(b)) return false;
+  return true;
 }
 
 /** Architectural state of the guests only: what "same final architectural state" compares. */
@@ -146,23 +170,27 @@ export function diffRecords(a: Observation, b: Observation): { path: string; lef
   return out;
 }
 
+/** How many low bits of abstractState() are independent feature flags. */
+export const ABSTRACT_FLAG_BITS = 16;
+
 /**
- * Abstract state for model-state coverage: a small integer from the features that steer
- * the NMI/IRQ/nested paths (phase, mode, NMI tracking, vNMI bits, shadow, GIF, the
- * intercepts KVM toggles, queued events). Counters, RIPs, vectors and the guests' handler
- * depth are left out so the space stays small (at most 3 * 2^16 values, a few hundred
- * reachable in practice), which keeps "new coverage" meaningful.
+ * Abstract state for model-state coverage: a small "mode" (phase, L1/L2, runnable/halted/
+ * shut down: 18 values) in the high bits, and 16 flags that steer the NMI/IRQ/nested paths
+ * in the low bits (NMI tracking, vNMI bits, shadow, EVENTINJ, the intercepts KVM toggles,
+ * queued events). Counters, RIPs, vectors and handler depth are left out. The engine
+ * counts mode transitions and flag flips per event kind rather than whole-state
+ * transitions: the product of 16 flags would make nearly every input "new".
  */
 export function abstractState(v: VcpuState): number {
   const c = v.guestMode ? v.vmcb02 : v.vmcb01;
-  let h = v.phase === 'host' ? 0 : v.phase === 'guest' ? 1 : 2;
-  const flags = [
-    v.guestMode, v.mpState !== 'RUNNABLE', v.nmiPending > 0, v.nmiInjected, v.nmiMasked,
-    v.awaitingIretCompletion, v.nmiSinglestep, v.interrupt.injected, v.exception.pending || v.exception.injected,
-    (c.intState & 1) !== 0, (c.eventInj >>> 31) !== 0, (v.vmcb01.intCtl & V_NMI_PENDING_MASK) !== 0,
-    (c.intCtl & V_NMI_BLOCKING_MASK) !== 0, (c.intercepts & bit(INTERCEPT.IRET)) !== 0,
-    (c.intercepts & bit(INTERCEPT.VINTR)) !== 0, (c.intCtl & V_GIF_MASK) !== 0,
-  ];
-  for (const f of flags) h = h * 2 + (f ? 1 : 0);
-  return h;
+  const mode = (v.phase === 'host' ? 0 : v.phase === 'guest' ? 1 : 2) * 6 + (v.guestMode ? 3 : 0)
+    + (v.mpState === 'RUNNABLE' ? 0 : v.mpState === 'HALTED' ? 1 : 2);
+  // Written out bit by bit: this runs twice per step on the fuzzing hot path.
+  const h = (v.nestedRunPending ? 1 : 0) | (v.nmiPending > 0 ? 2 : 0) | (v.nmiInjected ? 4 : 0) | (v.nmiMasked ? 8 : 0)
+    | (v.awaitingIretCompletion ? 16 : 0) | (v.nmiSinglestep ? 32 : 0) | (v.interrupt.injected ? 64 : 0)
+    | (v.exception.pending || v.exception.injected || v.exceptionVmexit.pending ? 128 : 0)
+    | (c.intState & 1 ? 256 : 0) | (c.eventInj >>> 31 ? 512 : 0) | (v.vmcb01.intCtl & V_NMI_PENDING_MASK ? 1024 : 0)
+    | (c.intCtl & V_NMI_BLOCKING_MASK ? 2048 : 0) | (c.intercepts & bit(INTERCEPT.IRET) ? 4096 : 0)
+    | (c.intercepts & bit(INTERCEPT.VINTR) ? 8192 : 0) | (c.intCtl & V_GIF_MASK ? 16384 : 0) | (v.vmcb12.intState & 1 ? 32768 : 0);
+  return (mode << ABSTRACT_FLAG_BITS) | h;
 }
