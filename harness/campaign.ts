@@ -108,8 +108,8 @@ interface CampaignState {
 const ROUND_RUNS = 4000;
 /** Wall-time box of a round under --duration. */
 const ROUND_MS = 250;
-/** How often the shared corpus is written for --resume. */
-const CORPUS_SAVE_MS = 10_000;
+/** How often the shared corpus is written for --resume (~100 KB, no fsync). */
+const CORPUS_SAVE_MS = 2_000;
 
 const packr = new Packr({ useRecords: false });
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
@@ -207,14 +207,25 @@ class Campaign {
         if (!b.minimized) this.toMinimize.push(b.id);
         continue;
       }
-      const first = readEntryFile(join(b.dir, 'samples', '0000.msgpack'));
+      // A kill between creating the directory and writing its first sample leaves it empty.
+      if (!b.samples) {
+        o.log(`RESUME_SKIP ${b.dir}: no sample was written before the stop`);
+        continue;
+      }
+      let first: CorpusEntry;
+      try {
+        first = readEntryFile(join(b.dir, 'samples', '0000.msgpack'));
+      } catch (err) {
+        o.log(`RESUME_SKIP ${b.dir}: ${(err as Error).message}`);
+        continue;
+      }
       if (first.expected.outcome !== 'diverges') continue;
       const d = first.divergence!;
+      const words = existsSync(join(b.dir, 'description.txt')) ? readFileSync(join(b.dir, 'description.txt'), 'utf8').split('\n')[0]! : first.expected.signature;
       this.buckets.set(b.id, {
         first,
         summary: {
-          id: b.id, signature: first.expected.signature, words: readFileSync(join(b.dir, 'description.txt'), 'utf8').split('\n')[0]!,
-          kind: d.kind, event: d.event, count: b.samples,
+          id: b.id, signature: first.expected.signature, words, kind: d.kind, event: d.event, count: b.samples,
           firstSeen: { execs: this.execs, ms: this.elapsedBefore, seed: o.seed, lane: first.origin?.lane ?? 0, iteration: first.origin?.iteration ?? 0 },
           minimizedLength: b.minimized ? readEntryFile(join(b.dir, 'min.msgpack')).events.length : null, dir: b.dir,
         },
@@ -339,7 +350,7 @@ class Campaign {
     const slots: LaneSlot[] = Array.from({ length: o.workers }, () => ({ pool: this.newPool(), epoch: 0, execs: 0, rate: 0, rss: 0 }));
     let stopped: CampaignSummary['stopped'] = 'runs';
     let lastStatus = Date.now();
-    let lastCorpusSave = Date.now();
+    let lastCorpusSave = 0;
     const every = o.statusEveryMs ?? 1000;
     // Rounds are pipelined: round r+1 is dispatched as soon as round r is back, with the
     // inputs shared up to round r-1, and round r is merged while the lanes run r+1. The

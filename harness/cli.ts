@@ -95,6 +95,9 @@ async function cmdList(io: Io, opts: { json?: boolean; models?: string[] }): Pro
   return EXIT.OK;
 }
 
+/** A stream that runs longer than this in `trace` is reported as a hang. */
+const TRACE_TIMEOUT_MS = 10_000;
+
 interface TraceOpts { version?: string; pair?: string; versions?: string; json?: boolean; models?: string[] }
 
 async function cmdTrace(io: Io, file: string, opts: TraceOpts): Promise<number> {
@@ -118,7 +121,7 @@ async function cmdTrace(io: Io, file: string, opts: TraceOpts): Promise<number> 
     }
     return EXIT.OK;
   }
-  const run = runPair(sel.left, sel.right, stream);
+  const run = runPair(sel.left, sel.right, stream, TRACE_TIMEOUT_MS);
   if (opts.json) {
     const fd = run.firstDivergence;
     io.out(JSON.stringify({

@@ -6,6 +6,7 @@ import { makeModel, step, type Model } from '../models/svm/model.js';
 import { createState } from '../models/svm/state.js';
 import { latent, latentEqual, diffRecords, abstractState, type Observation, type Primitive } from '../models/svm/observe.js';
 import { stepFeatures } from './coverage.js';
+import { runWithTimeout, HangError } from './watchdog.js';
 import type { Version } from '../models/svm/versions.js';
 import type { Stream } from './text.js';
 
@@ -60,17 +61,40 @@ function safeStep(model: Model, v: ReturnType<typeof createState>, e: Stream['ev
   }
 }
 
-/** Runs both versions on the stream, recording every step (for trace and reports). */
-export function runPair(left: Version, right: Version, stream: Stream): PairRun {
+/**
+ * Runs both versions on the stream, recording every step (for trace and reports). With
+ * `timeoutMs`, a model that does not return ends the run as a `hang` divergence at the
+ * step it was running, with the steps before it kept.
+ */
+export function runPair(left: Version, right: Version, stream: Stream, timeoutMs?: number): PairRun {
+  if (timeoutMs === undefined) return runPairSteps(left, right, stream, []);
+  const steps: PairStep[] = [];
+  try {
+    return runWithTimeout(() => runPairSteps(left, right, stream, steps), timeoutMs);
+  } catch (err) {
+    if (!(err instanceof HangError)) throw err;
+    const step = Math.max(0, progress.step);
+    const side = progress.side === 0 ? 'left' : 'right';
+    return {
+      steps,
+      firstDivergence: { kind: 'hang', step, event: stream.events[step]?.kind ?? '(none)', fields: [], error: `the ${side} model does not return (no result within ${timeoutMs} ms)` },
+      latent: [],
+    };
+  }
+}
+
+function runPairSteps(left: Version, right: Version, stream: Stream, steps: PairStep[]): PairRun {
   const ml = makeModel(left);
   const mr = makeModel(right);
   const sl = createState(stream.config);
   const sr = createState(stream.config);
-  const steps: PairStep[] = [];
   let first: Divergence | null = null;
   for (let i = 0; i < stream.events.length; i++) {
     const e = stream.events[i]!;
+    progress.step = i;
+    progress.side = 0;
     const ol = safeStep(ml, sl, e);
+    progress.side = 1;
     const or = safeStep(mr, sr, e);
     if (ol instanceof Error || or instanceof Error) {
       const kind = ol instanceof Error ? 'left-throws' : 'right-throws';

@@ -57,10 +57,23 @@ export function fuzzConfig(rng: Rng, base: SvmConfig): SvmConfig {
   return cfg as SvmConfig;
 }
 
+/**
+ * Steps the in-context model, tolerating a model that throws: the choices then go on
+ * from the state before the throw (the execution will report the throw as a finding).
+ */
+function stepContext(model: Model, v: VcpuState, e: SvmEvent): boolean {
+  try {
+    step(model, v, e);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs `model` over a prefix and returns the state reached (for in-context choices). */
 export function stateAfter(model: Model, s: Stream, upto: number): VcpuState {
   const v = createState(s.config);
-  for (let i = 0; i < upto && i < s.events.length; i++) step(model, v, s.events[i]!);
+  for (let i = 0; i < upto && i < s.events.length; i++) if (!stepContext(model, v, s.events[i]!)) break;
   return v;
 }
 
@@ -69,9 +82,10 @@ export function generateStream(rng: Rng, model: Model, base: SvmConfig, maxLen: 
   const v = createState(config);
   const len = 1 + rng.int(maxLen);
   const events: SvmEvent[] = [];
+  let live = true;
   for (let i = 0; i < len; i++) {
     const e = pickEvent(rng, v);
-    step(model, v, e);
+    if (live) live = stepContext(model, v, e);
     events.push(e);
   }
   return { config, events };

@@ -49,13 +49,13 @@ export function formatPairTrace(stream: Stream, run: PairRun, leftName: string, 
   });
   if (!first) {
     out.push('no divergence');
-  } else if (first.kind === 'left-throws' || first.kind === 'right-throws') {
+  } else if (first.kind === 'left-throws' || first.kind === 'right-throws' || first.kind === 'hang') {
     out.push(`first divergence: step #${first.step} (${first.event}), ${first.kind}: ${first.error}`);
   } else {
     out.push(`first divergence: step #${first.step} (${first.event}), ${first.kind}, ${leftName} vs ${rightName}:`);
     out.push(...formatFields(first.fields));
   }
-  if (first?.kind !== 'latent') {
+  if (!first || first.kind === 'observable') {
     out.push(run.latent.length ? `latent differences at the end (${leftName} vs ${rightName}):` : 'latent state equal at the end');
     out.push(...formatFields(run.latent));
   }
