@@ -17,7 +17,7 @@ import { Registry, RegistryError, loadRegistry } from '../models/registry.js';
 import { EVENT_KINDS, specOf } from '../models/svm/events.js';
 import { KNOBS, KNOB_NAMES } from '../models/svm/config.js';
 import { OBSERVATION_FIELDS } from '../models/svm/observe.js';
-import { parseStream, formatConfig, formatEvent, StreamParseError, type Stream } from './text.js';
+import { parseStream, printStream, formatConfig, formatEvent, StreamParseError, type Stream } from './text.js';
 import { runPair, runSingle } from './execute.js';
 import { readEntryFile, writeEntryFile, EntryError } from './codec.js';
 import { writeFileAtomic, LockedError } from './fsutil.js';
@@ -26,6 +26,14 @@ import { runCampaign, minimizeEntry, defaultWorkers, ResumeError } from './campa
 import { CrashStore } from './crashes.js';
 import { MinimizeError } from './minimize.js';
 import type { CorpusEntry } from './entry.js';
+import { entryFiles, replayEntry, type ReplayResult } from './replay.js';
+import { compareVersions, formatCompare } from './compare-versions.js';
+import { executeGuarded } from './oracle.js';
+import { makeEntry } from './lane.js';
+import { signatureOf } from './signature.js';
+import { makeModel } from '../models/svm/model.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { formatPairTrace, formatSingleTrace } from './trace-format.js';
 
 export const EXIT = { OK: 0, FINDINGS: 1, BAD_INPUT: 2, INTERNAL: 3 } as const;
@@ -256,6 +264,102 @@ function writeBeside(file: string, entry: CorpusEntry, text: string): { msgpack:
   return { msgpack, txt };
 }
 
+interface ReplayOpts { versions?: string; pair?: string; json?: boolean; models?: string[] }
+
+async function cmdReplay(io: Io, paths: string[], opts: ReplayOpts): Promise<number> {
+  const reg = await loadRegistry(opts.models);
+  const targets = paths.length ? paths : ['corpus'];
+  const sel = opts.pair !== undefined || opts.versions !== undefined ? reg.select({ pair: opts.pair, versions: opts.versions }) : null;
+  if (sel && !sel.right) throw new InputError('replay needs two versions');
+  const { files, missing } = entryFiles(targets);
+  const results: ReplayResult[] = missing.map((m) => ({
+    file: m, status: 'error', reason: `${m}: no such file or directory`, pair: '', left: '', right: '', expected: '', actual: '', patchesChanged: false,
+  }));
+  for (const f of files) results.push(replayEntry(reg, f, sel ? { versions: { label: sel.label, left: sel.left, right: sel.right! } } : {}));
+  const n = (s: string) => results.filter((r) => r.status === s).length;
+  if (opts.json) {
+    io.out(JSON.stringify({ passed: n('pass'), failed: n('fail'), unreadable: n('error'), results }, null, 2));
+  } else {
+    for (const r of results) {
+      if (r.status === 'pass') io.out(`PASS ${r.file} (${r.pair}: ${r.expected})`);
+      else if (r.status === 'fail') io.out(`FAIL ${r.file} (${r.pair}: ${r.left} vs ${r.right}): ${r.reason}`);
+      else io.out(`ERROR ${r.reason}`);
+    }
+    io.out(`${n('pass')} passed, ${n('fail')} failed${n('error') ? `, ${n('error')} unreadable` : ''}`);
+  }
+  if (!results.length) io.err(`svmfuzz: no entries under ${targets.join(', ')}`);
+  return n('error') ? EXIT.BAD_INPUT : n('fail') ? EXIT.FINDINGS : EXIT.OK;
+}
+
+interface PromoteOpts { corpus: string; pair?: string; versions?: string; name?: string; models?: string[] }
+
+/** Copies a minimized reproducer (or a stream with its observed outcome) into the regression corpus. */
+async function cmdPromote(io: Io, target: string, opts: PromoteOpts): Promise<number> {
+  let entry: CorpusEntry;
+  let name: string;
+  if (existsSync(target) && statSync(target).isDirectory()) {
+    const min = join(target, 'min.msgpack');
+    if (!existsSync(min)) throw new InputError(`${target}: no min.msgpack; minimize it first (svmfuzz minimize ${target})`);
+    entry = readEntryFile(min);
+    name = opts.name ?? `${entry.pair}-${entry.expected.outcome === 'diverges' ? entry.expected.signatureId : 'equal'}`;
+  } else if (target.endsWith('.txt')) {
+    const reg = await loadRegistry(opts.models);
+    if (opts.pair === undefined && opts.versions === undefined) throw new InputError('promote <stream.txt> needs --pair P or --versions A,B');
+    const sel = reg.select({ pair: opts.pair, versions: opts.versions });
+    const stream = readStreamFile(target);
+    const ex = executeGuarded(makeModel(sel.left), makeModel(sel.right!), stream, TRACE_TIMEOUT_MS);
+    const sig = ex.divergence ? signatureOf(sel.label, ex.divergence) : null;
+    entry = makeEntry({ pair: sel.label, left: sel.left, right: sel.right! }, stream, null, ex, sig);
+    name = opts.name ?? `${sel.label}-${basename(target, '.txt')}`;
+  } else {
+    throw new InputError(`${target}: give a bucket directory (with min.msgpack) or a stream file (.txt)`);
+  }
+  mkdirSync(opts.corpus, { recursive: true });
+  const file = join(opts.corpus, `${name}.msgpack`);
+  writeEntryFile(file, entry);
+  const outcome = entry.expected.outcome === 'diverges' ? `diverges with signature ${entry.expected.signature}` : 'equal';
+  writeFileAtomic(join(opts.corpus, `${name}.txt`), printStream({ config: entry.config, events: entry.events }, [
+    `svmfuzz regression entry: ${entry.pair} (${entry.left.id} [${entry.left.patches.join(' ')}] vs ${entry.right.id} [${entry.right.patches.join(' ')}])`,
+    `expected: ${outcome}`,
+  ]));
+  io.out(`promoted ${target} -> ${file} (expected: ${outcome})`);
+  return EXIT.OK;
+}
+
+interface CompareOpts {
+  duration?: string; runs?: string; workers?: string; out?: string; json?: boolean; corpus: string[]; seed?: string;
+  models?: string[]; hangTimeout: string;
+}
+
+async function cmdCompare(io: Io, a: string, b: string, opts: CompareOpts): Promise<number> {
+  const reg = await loadRegistry(opts.models);
+  const left = reg.version(a);
+  const right = reg.version(b);
+  const seed = opts.seed === undefined ? randomInt(1, 2 ** 31 - 1) : parseCount('--seed', opts.seed, 0);
+  const runs = opts.runs === undefined ? null : parseCount('--runs', opts.runs, 0);
+  const durationMs = runs !== null ? (opts.duration === undefined ? null : parseDuration(opts.duration)) : parseDuration(opts.duration ?? '30s');
+  const out = opts.out ?? join('crashes', `compare-${a}-${b}`);
+  const log = opts.json ? (l: string) => io.err(l) : (l: string) => io.out(l);
+  log(`INFO: seed: ${seed}`);
+  const stop = { requested: false };
+  const onInt = () => { stop.requested = true; };
+  process.on('SIGINT', onInt);
+  try {
+    const report = await compareVersions({
+      left, right, corpus: opts.corpus.length ? opts.corpus : ['corpus'], modelFiles: opts.models ?? [], seed, runs, durationMs,
+      workers: opts.workers === undefined ? defaultWorkers() : parseCount('--workers', opts.workers), out,
+      hangMs: parseDuration(opts.hangTimeout), log, status: log, stop,
+    });
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'compare.json'), JSON.stringify(report, null, 2) + '\n');
+    if (opts.json) io.out(JSON.stringify(report, null, 2));
+    else io.out(`${formatCompare(report)}\n\ncompare.json: ${join(out, 'compare.json')}`);
+  } finally {
+    process.off('SIGINT', onInt);
+  }
+  return EXIT.OK;
+}
+
 function cmdPrint(io: Io, target: string): number {
   const file = resolveEntryPath(target);
   io.out(formatEntry(readEntryFile(file), file));
@@ -307,6 +411,37 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .argument('<entry>', 'an entry .msgpack or a bucket directory')
     .addOption(modelsOption())
     .action(async (target, opts) => setCode(await cmdMinimize(io, target, opts)));
+  program.command('replay')
+    .description('replay regression corpus entries and check their expected outcomes (exit 1 if any fails, 2 if any is unreadable)')
+    .argument('[paths...]', 'entry files or directories (default: corpus/)')
+    .addOption(new Option('--pair <P>', "replay on this pair instead of each entry's own versions"))
+    .addOption(new Option('--versions <A,B>', "replay on these versions instead of each entry's own"))
+    .option('--json', 'machine-readable output')
+    .addOption(modelsOption())
+    .action(async (paths, opts) => setCode(await cmdReplay(io, paths, opts)));
+  program.command('promote')
+    .description('copy a minimized reproducer (bucket dir) or a stream with its observed outcome (.txt) into the regression corpus')
+    .argument('<source>', 'a bucket directory, or a stream .txt (with --pair/--versions)')
+    .option('--corpus <DIR>', 'the regression corpus directory', 'corpus')
+    .option('--name <N>', 'entry file name (without extension)')
+    .addOption(new Option('--pair <P>', 'for a .txt: the pair to record the outcome on'))
+    .addOption(new Option('--versions <A,B>', 'for a .txt: the versions to record the outcome on'))
+    .addOption(modelsOption())
+    .action(async (source, opts) => setCode(await cmdPromote(io, source, opts)));
+  program.command('compare')
+    .description('which behaviour changed between two versions, which patch each change comes from, intended or collateral')
+    .argument('<versionA>')
+    .argument('<versionB>')
+    .option('--duration <D>', 'fuzzing budget (default 30s)')
+    .option('--runs <N>', 'fuzzing budget in executions (0: replay the corpus only)')
+    .option('--workers <N>', 'lanes (default: the machine\'s cores)')
+    .option('--out <DIR>', 'where buckets and compare.json go (default crashes/compare-A-B)')
+    .option('--corpus <DIR>', 'regression corpus to replay first (repeatable; default corpus/)', collect, [])
+    .option('--seed <S>', 'campaign seed')
+    .option('--hang-timeout <D>', 'time budget of a chunk of executions', '2s')
+    .option('--json', 'print compare.json instead of the text report')
+    .addOption(modelsOption())
+    .action(async (a, b, opts) => setCode(await cmdCompare(io, a, b, opts)));
   program.command('print')
     .description('print a corpus or crash entry in readable form')
     .argument('<entry>', 'an entry .msgpack or a bucket directory')

@@ -61,9 +61,17 @@ export const PATCH_72046d0a = definePatch({
       v.stat.nmi_injections++;
     },
   },
+  // svm-reference.md A.5, "Observable differences right after the injection" and "later":
+  // the IRET #VMEXIT (in L1, or in L2 once the intercept reached vmcb02) and its
+  // nmi_window_exits; the stale nmi_masked and IRET intercept (latent); and, while L2 runs
+  // with the stale mask, when NMIs are accepted and delivered (the single-step window,
+  // nmi.pending/nmi.masked as userspace reads them). Anything else, e.g. a WARN, a nested
+  // #VMEXIT L1 sees, is not what the commit claims ("essentially an unnecessary VM-Exit").
   scope: [
-    'exits', 'stat.exits', 'stat.nmi_window_exits',
-    'nmi_masked', 'awaiting_iret_completion', 'vmcb01.intercepts', 'vmcb02.intercepts',
+    'exits', 'stat.exits', 'stat.nmi_window_exits', 'stat.nmi_injections', 'delivered',
+    'events.nmi_masked', 'events.nmi_pending',
+    'nmi_masked', 'awaiting_iret_completion', 'vmcb01.intercepts', 'vmcb02.intercepts', 'nmi_singlestep',
+    'nmi_pending', 'L1.rflags', 'L2.rflags',
   ],
 });
 
@@ -84,6 +92,8 @@ export const PATCH_be45bc4e = definePatch({
       hw_vmrun(k, v, false);
     },
   },
+  // svm-reference.md B.4: vmcb12.int_state after a nested #VMEXIT during delivery, the
+  // KVM_GET_VCPU_EVENTS shadow in the transient window, and int_state in vmcb01/vmcb02.
   scope: ['vmcb12.int_state', 'events.shadow', 'vmcb01.int_state', 'vmcb02.int_state'],
 });
 
