@@ -131,7 +131,15 @@ interface LaneSlot {
   execs: number;
   rate: number;
   rss: number;
+  /**
+   * Most runs per batch for this lane. Halved after each lost batch (down to MIN_BATCH) and
+   * doubled back after each good one, so a model that often kills its thread still lets
+   * the lane make progress between deaths.
+   */
+  cap: number;
 }
+
+const MIN_BATCH = 16;
 
 class Campaign {
   private readonly sel: CampaignOptions['selection'];
@@ -347,7 +355,7 @@ class Campaign {
     const o = this.o;
     if (o.resume) this.resume();
     const deadline = o.durationMs === null ? Infinity : this.start + o.durationMs;
-    const slots: LaneSlot[] = Array.from({ length: o.workers }, () => ({ pool: this.newPool(), epoch: 0, execs: 0, rate: 0, rss: 0 }));
+    const slots: LaneSlot[] = Array.from({ length: o.workers }, () => ({ pool: this.newPool(), epoch: 0, execs: 0, rate: 0, rss: 0, cap: Infinity }));
     let stopped: CampaignSummary['stopped'] = 'runs';
     let lastStatus = Date.now();
     let lastCorpusSave = 0;
@@ -364,7 +372,7 @@ class Campaign {
       const per = o.runs === null ? Number.MAX_SAFE_INTEGER : Math.min(ROUND_RUNS, Math.ceil(left / o.workers));
       const roundDeadline = o.runs === null ? Math.min(deadline, Date.now() + ROUND_MS) : deadline;
       const tasks = slots.map((slot, lane) => {
-        const runs = Math.max(0, Math.min(per, left - per * lane));
+        const runs = Math.min(slot.cap, Math.max(0, Math.min(per, left - per * lane)));
         dispatched += runs;
         const req: LaneRequest = { type: 'batch', lane, epoch: slot.epoch, runs, deadline: roundDeadline, shared: this.pendingShare[lane]! };
         this.pendingShare[lane] = [];
@@ -374,7 +382,7 @@ class Campaign {
     };
     try {
       await Promise.all(slots.map((_, i) => this.initLane(slots, i)));
-      this.minimizeQueued(Infinity);
+      // Buckets left unminimized by a killed run are minimized while the lanes run.
       let round = dispatch();
       while (round) {
         const settled = await Promise.allSettled(round.tasks);
@@ -384,10 +392,15 @@ class Campaign {
         for (let lane = 0; lane < settled.length; lane++) {
           const st = settled[lane]!;
           const slot = slots[lane]!;
-          if (st.status === 'fulfilled' && st.value?.type === 'report') { reports.push({ lane, r: st.value }); continue; }
+          if (st.status === 'fulfilled' && st.value?.type === 'report') {
+            reports.push({ lane, r: st.value });
+            if (Number.isFinite(slot.cap)) slot.cap = slot.cap * 2 > ROUND_RUNS ? Infinity : slot.cap * 2;
+            continue;
+          }
           if (st.status === 'fulfilled' && st.value === null) continue;
           const why = st.status === 'rejected' ? String((st.reason as Error)?.message ?? st.reason) : 'lane state lost with its thread';
           this.lostBatches++;
+          slot.cap = Math.max(MIN_BATCH, Math.floor(Math.min(slot.cap, ROUND_RUNS) / 2));
           o.log(`LANE_LOST lane ${lane}: ${why}; batch lost (${this.lostBatches} so far), lane recreated`);
           if (st.status === 'rejected') {
             await slot.pool.destroy().catch(() => undefined);

@@ -35,6 +35,7 @@ import { makeModel } from '../models/svm/model.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { formatPairTrace, formatSingleTrace } from './trace-format.js';
+import { writeReport, NoRunError } from './report.js';
 
 export const EXIT = { OK: 0, FINDINGS: 1, BAD_INPUT: 2, INTERNAL: 3 } as const;
 
@@ -198,8 +199,10 @@ async function cmdFuzz(io: Io, opts: FuzzOpts): Promise<number> {
       resume: opts.resume ?? false, laneHeapMb: parseCount('--lane-heap-mb', opts.laneHeapMb, 64),
       log: (l) => io.out(l), status: (l) => io.out(l), stop, isTTY: process.stdout.isTTY === true,
     });
+    const report = await reportAtEnd(io, opts.out, opts.models);
     io.out(`DONE: ${summary.execs} execs, ${summary.buckets.length} bucket(s), stopped by ${summary.stopped}${summary.lostBatches ? `, ${summary.lostBatches} lost batch(es)` : ''}`);
     for (const b of summary.buckets) io.out(`  ${b.id}  x${b.count}  ${b.minimizedLength ?? '?'} events  ${b.words}`);
+    if (report) io.out(`report: ${report} (open it in a browser)`);
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
@@ -352,11 +355,39 @@ async function cmdCompare(io: Io, a: string, b: string, opts: CompareOpts): Prom
     });
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'compare.json'), JSON.stringify(report, null, 2) + '\n');
+    const page = await reportAtEnd(io, out, opts.models, opts.json ? (l) => io.err(l) : undefined);
     if (opts.json) io.out(JSON.stringify(report, null, 2));
-    else io.out(`${formatCompare(report)}\n\ncompare.json: ${join(out, 'compare.json')}`);
+    else io.out(`${formatCompare(report)}\n\ncompare.json: ${join(out, 'compare.json')}${page ? `\nreport: ${page} (open it in a browser)` : ''}`);
   } finally {
     process.off('SIGINT', onInt);
   }
+  return EXIT.OK;
+}
+
+/**
+ * The report at the end of fuzz and compare: `REPORT <path>`. A report that cannot be
+ * written must not fail the run whose results are already on disk: it is a warning.
+ */
+async function reportAtEnd(io: Io, dir: string, models: string[] | undefined, log: (l: string) => void = (l) => io.out(l)): Promise<string | null> {
+  try {
+    const file = await writeReport(dir, { modelFiles: models ?? [] });
+    log(`REPORT ${file}`);
+    return file;
+  } catch (err) {
+    io.err(`svmfuzz: warning: no report.html (${(err as Error).message}); try: svmfuzz report ${dir}`);
+    return null;
+  }
+}
+
+async function cmdReport(io: Io, dir: string, opts: { models?: string[] }): Promise<number> {
+  let file: string;
+  try {
+    file = await writeReport(dir, { modelFiles: opts.models ?? [] });
+  } catch (err) {
+    if (err instanceof NoRunError) throw new InputError(`report: ${err.message}`);
+    throw err;
+  }
+  io.out(file);
   return EXIT.OK;
 }
 
@@ -442,6 +473,11 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .option('--json', 'print compare.json instead of the text report')
     .addOption(modelsOption())
     .action(async (a, b, opts) => setCode(await cmdCompare(io, a, b, opts)));
+  program.command('report')
+    .description('write report.html for a fuzz or compare run directory: plots, saturation, buckets and their explained reproducers')
+    .argument('<dir>', 'a run directory (the --out of fuzz or compare)')
+    .addOption(modelsOption())
+    .action(async (dir, opts) => setCode(await cmdReport(io, dir, opts)));
   program.command('print')
     .description('print a corpus or crash entry in readable form')
     .argument('<entry>', 'an entry .msgpack or a bucket directory')

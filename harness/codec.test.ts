@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Packr, unpack } from 'msgpackr';
-import { eventArb, configArb } from './testing/arbitraries.js';
+import { eventArb, configArb } from './arbitraries.js';
 import { encodeEntry, decodeEntry, readEntryFile, writeEntryFile, EntryError } from './codec.js';
 import { ENTRY_SCHEMA, ALPHABET_VERSION, type CorpusEntry } from './entry.js';
 import { defaultConfig } from '../models/svm/config.js';

@@ -25,7 +25,7 @@ export interface BucketInfo {
  * Names come from user-defined pairs and signatures; keep them to one safe path segment
  * (no leading '.', so never '..' and never hidden from listBuckets).
  */
-function segment(name: string): string {
+export function segment(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\./, '_') || '_';
 }
 

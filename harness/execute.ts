@@ -4,7 +4,7 @@
 
 import { makeModel, step, type Model } from '../models/svm/model.js';
 import { createState } from '../models/svm/state.js';
-import { latent, latentEqual, diffRecords, abstractState, type Observation, type Primitive } from '../models/svm/observe.js';
+import { latent, latentEqual, diffRecords, abstractState, OBSERVATION_KEYS, type Observation, type Primitive } from '../models/svm/observe.js';
 import { stepFeatures } from './coverage.js';
 import { runWithTimeout, HangError } from './watchdog.js';
 import type { Version } from '../models/svm/versions.js';
@@ -164,7 +164,8 @@ export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage =
       al = nl;
       ar = nr;
     }
-    for (const key in ol) {
+    for (let k = 0; k < OBSERVATION_KEYS.length; k++) {
+      const key = OBSERVATION_KEYS[k]!;
       if (ol[key] !== or[key]) {
         return { divergence: { kind: 'observable', step: i, event: e.kind, fields: diffRecords(ol, or) }, at: { left: ol, right: or }, transitions };
       }

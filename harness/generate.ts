@@ -36,11 +36,25 @@ export function randomEvent(rng: Rng, kind: string): SvmEvent {
   return e as SvmEvent;
 }
 
+/**
+ * Kinds legal only while a delivery is in progress get this weight then: the phase lasts
+ * one event, so a uniform pick among ~17 legal kinds would almost never use it (measured on
+ * sti-shadow, seeds 1-5: median executions to the seed-2 bucket 1794 -> 263).
+ */
+const NARROW_WEIGHT = 6;
+const WEIGHTS: Record<VcpuState['phase'], number[]> = {
+  host: BY_PHASE.host.map(() => 1),
+  guest: BY_PHASE.guest.map(() => 1),
+  delivery: BY_PHASE.delivery.map((k) => (specOf(k)!.where === 'delivery' ? NARROW_WEIGHT : 1)),
+};
+
 /** An event legal in state v (a few tries), else any event of a phase-legal kind. */
 export function pickEvent(rng: Rng, v: VcpuState): SvmEvent {
-  const kinds = BY_PHASE[v.phase].length ? BY_PHASE[v.phase] : EVENT_KINDS;
-  let e = randomEvent(rng, rng.pick(kinds));
-  for (let tries = 0; tries < 6 && !isLegal(v, e); tries++) e = randomEvent(rng, rng.pick(kinds));
+  const kinds = BY_PHASE[v.phase];
+  const weights = WEIGHTS[v.phase];
+  const draw = () => randomEvent(rng, kinds[rng.weighted(weights)]!);
+  let e = draw();
+  for (let tries = 0; tries < 6 && !isLegal(v, e); tries++) e = draw();
   return e;
 }
 

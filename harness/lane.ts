@@ -28,11 +28,14 @@ export interface LaneConfig {
   samplesPerBucket: number;
   /** In-memory corpus cap; beyond it the least useful inputs are evicted. */
   corpusCap: number;
-  /** Time budget of one execution chunk (CHUNK executions): beyond it, the stream being run is a hang. */
+  /**
+   * Watchdog budget per CHUNK executions (or on top of a time-boxed batch): beyond it, the
+   * stream being run is a hang finding. 0 disables the watchdog (built-in models only).
+   */
   hangMs: number;
 }
 
-/** Executions per watchdog-guarded chunk: the guard costs ~60 us, i.e. ~0.25 us per execution. */
+/** A batch bounded by runs only gets hangMs of watchdog budget per this many executions. */
 const CHUNK = 256;
 
 export interface Finding {
@@ -219,19 +222,31 @@ export class Lane {
   runBatch(runs: number, deadline = Infinity): BatchReport {
     const report: BatchReport = { execs: 0, counts: {}, findings: [], newInputs: [], coverage: 0, corpus: 0 };
     let n = 0;
-    while (n < runs) {
-      const chunk = Math.min(CHUNK, runs - n);
-      const before = report.execs;
-      try {
-        runWithTimeout(() => {
-          for (let j = 0; j < chunk; j++) this.runOne(report);
-        }, this.cfg.hangMs);
-      } catch (err) {
-        if (!(err instanceof HangError)) throw err;
-        this.hang(report);
+    const plain = (): void => {
+      for (; n < runs; ) {
+        this.runOne(report);
+        n++;
+        if ((n & 63) === 0 && Date.now() >= deadline) return;
       }
-      n += report.execs - before;
-      if (Date.now() >= deadline) break;
+    };
+    if (this.cfg.hangMs <= 0) {
+      plain();
+    } else {
+      // One watchdog-guarded call per batch (arming it costs ~0.1-1 ms, too much per
+      // chunk of executions): its budget is the batch's own time box plus hangMs, or
+      // hangMs per CHUNK executions for a batch bounded by runs only. After a hang the
+      // rest of the batch runs under a fresh guard.
+      while (n < runs && Date.now() < deadline) {
+        const budget = Number.isFinite(deadline) ? Math.max(0, deadline - Date.now()) + this.cfg.hangMs
+          : this.cfg.hangMs * Math.max(1, Math.ceil((runs - n) / CHUNK));
+        try {
+          runWithTimeout(plain, budget);
+        } catch (err) {
+          if (!(err instanceof HangError)) throw err;
+          this.hang(report);
+          n++;
+        }
+      }
     }
     report.coverage = this.coverage.size;
     report.corpus = this.corpus.length;

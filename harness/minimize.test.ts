@@ -8,7 +8,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { eventArb, configArb, fieldArb } from './testing/arbitraries.js';
+import { eventArb, configArb, fieldArb } from './arbitraries.js';
 import { minimize, simpler, PASSES, MinimizeError, type Oracle, type MinimizeResult } from './minimize.js';
 import { parseStream, printStream, type Stream } from './text.js';
 import { runPair, type Divergence } from './execute.js';

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { eventArb, configArb } from './testing/arbitraries.js';
+import { eventArb, configArb } from './arbitraries.js';
 import { parseStream, printStream, StreamParseError } from './text.js';
 
 describe('text form', () => {

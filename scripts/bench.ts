@@ -5,12 +5,20 @@
 //            signatures) in-process, and engine/ceiling
 //   scaling  `svmfuzz fuzz` with 1 and 2 workers (and all cores), steady-state exec/s from
 //            stats.jsonl (the first interval, with thread start-up, is left out)
-// Usage: npm run bench -- [--sections ceiling,engine,scaling] [--seconds N] [--pairs a,b] [--json FILE]
+//   ttfd     time to first divergence of each seed bucket over --seeds seeds: our engine
+//            (one lane), jsfuzz on the compatibility target, fast-check on a property over
+//            generated streams; median and max, in executions and seconds
+//   minimize time and final length of each seed bucket's reproducer: ours vs fast-check's shrinker
+//   replay   entries/s over a synthetic 10,000-entry corpus
+//   memory   RSS at start and after a 60 s campaign
+// Usage: npm run bench -- [--sections a,b] [--seconds N] [--pairs a,b] [--seeds N]
+//        [--budget S] [--json FILE]
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import fc from 'fast-check';
 import { fileURLToPath } from 'node:url';
 import { Registry } from '../models/registry.js';
 import { makeModel, runStream } from '../models/svm/model.js';
@@ -18,20 +26,32 @@ import { Rng, deriveSeed } from '../harness/rng.js';
 import { generateStream } from '../harness/generate.js';
 import { Lane } from '../harness/lane.js';
 import type { Stream } from '../harness/text.js';
+import type { CorpusEntry } from '../harness/entry.js';
+import { eventArb } from '../harness/arbitraries.js';
+import { executePair } from '../harness/execute.js';
+import { signatureOf } from '../harness/signature.js';
+import { minimizeEntry } from '../harness/campaign.js';
+import { makeEntry } from '../harness/lane.js';
+import { writeEntryFile } from '../harness/codec.js';
+import { entryFiles, replayEntry } from '../harness/replay.js';
 
 const CLI = fileURLToPath(new URL('../harness/cli.js', import.meta.url));
 
-interface Args { sections: string[]; seconds: number; pairs: string[]; json: string | null }
+interface Args { sections: string[]; seconds: number; pairs: string[]; seeds: number; budget: number; json: string | null }
+
+const ALL_SECTIONS = ['ceiling', 'engine', 'scaling', 'ttfd', 'minimize', 'replay', 'memory'];
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { sections: ['ceiling', 'engine', 'scaling'], seconds: 5, pairs: ['vnmi-iret', 'sti-shadow', 'all'], json: null };
+  const a: Args = { sections: ALL_SECTIONS, seconds: 5, pairs: ['vnmi-iret', 'sti-shadow', 'all'], seeds: 10, budget: 20, json: null };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     if (argv[i] === '--sections' && v) (a.sections = v.split(',')), i++;
     else if (argv[i] === '--seconds' && v) (a.seconds = Number(v)), i++;
     else if (argv[i] === '--pairs' && v) (a.pairs = v.split(',')), i++;
+    else if (argv[i] === '--seeds' && v) (a.seeds = Number(v)), i++;
+    else if (argv[i] === '--budget' && v) (a.budget = Number(v)), i++;
     else if (argv[i] === '--json' && v) (a.json = v), i++;
-    else throw new Error(`bench: unknown argument '${argv[i]}'`);
+    else throw new Error(`bench: unknown argument '${argv[i]}' (sections: ${ALL_SECTIONS.join(',')})`);
   }
   return a;
 }
@@ -67,7 +87,7 @@ function engine(pair: string, seconds: number): { execPerSec: number } {
   const sel = reg.select({ pair });
   const lane = new Lane({
     seed: 1, lane: 0, pair, left: sel.left, right: sel.right!, config: sel.config, maxLen: 24,
-    samplesPerBucket: 4, corpusCap: 2000, hangMs: 2000,
+    samplesPerBucket: 4, corpusCap: 2000, hangMs: 2000, // as in a campaign lane
   });
   lane.runBatch(2000); // warm-up: JIT and an initial corpus
   return { execPerSec: Math.round(rate(seconds * 1000, () => lane.runBatch(500).execs)) };
@@ -84,11 +104,206 @@ function campaignRate(pair: string, workers: number, seconds: number): number {
   return Math.round(((b.execs - a.execs) * 1000) / Math.max(1, b.elapsedMs - a.elapsedMs));
 }
 
-function main(): void {
+/** The seed buckets, by signature without the pair label. */
+const SEED_BODIES = {
+  '72046d0a': 'observable|iret|exits{+L1:IRET},stat.exits,stat.nmi_window_exits',
+  be45bc4e: 'observable|delivery_fault|vmcb12.int_state',
+} as const;
+const bodyOf = (sig: string): string => sig.slice(sig.indexOf('|') + 1);
+
+interface Target { pair: string; seed: keyof typeof SEED_BODIES; body: string }
+function targetsFor(pairs: string[]): Target[] {
+  const t: Target[] = [];
+  for (const pair of pairs) {
+    for (const seed of Object.keys(SEED_BODIES) as (keyof typeof SEED_BODIES)[]) {
+      if ((pair === 'vnmi-iret' && seed !== '72046d0a') || (pair === 'sti-shadow' && seed !== 'be45bc4e')) continue;
+      t.push({ pair, seed, body: SEED_BODIES[seed] });
+    }
+  }
+  return t;
+}
+
+interface Found { execs: number; ms: number; found: boolean }
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
+};
+function summarize(runs: Found[]): Record<string, unknown> {
+  return {
+    runs: runs.length, found: runs.filter((r) => r.found).length,
+    medianExecs: median(runs.map((r) => r.execs)), maxExecs: Math.max(...runs.map((r) => r.execs)),
+    medianSeconds: +(median(runs.map((r) => r.ms)) / 1000).toFixed(3), maxSeconds: +(Math.max(...runs.map((r) => r.ms)) / 1000).toFixed(3),
+    // A run that did not find the bucket counts as its budget: the median is then a lower bound.
+    lowerBound: runs.some((r) => !r.found),
+  };
+}
+
+/** Our engine, one lane in-process, until the bucket shows up (or the budget runs out). */
+function oursUntil(t: Target, seed: number, budgetMs: number): Found & { entry: CorpusEntry | null } {
+  const sel = new Registry().select({ pair: t.pair });
+  // hangMs 0: no watchdog for the built-in models (fast-check runs without one too).
+  const lane = new Lane({ seed, lane: 0, pair: t.pair, left: sel.left, right: sel.right!, config: sel.config, maxLen: 24, samplesPerBucket: 1, corpusCap: 2000, hangMs: 0 });
+  const t0 = performance.now();
+  while (performance.now() - t0 < budgetMs) {
+    const r = lane.runBatch(8);
+    const f = r.findings.find((x) => bodyOf(x.signature.text) === t.body);
+    if (f) return { execs: f.entry.origin!.iteration + 1, ms: performance.now() - t0, found: true, entry: f.entry };
+  }
+  return { execs: lane.iteration, ms: budgetMs, found: false, entry: null };
+}
+
+/** jsfuzz on the compatibility target, hunting one signature; timed from its first status line. */
+function jsfuzzUntil(t: Target, budgetMs: number): Promise<Found & { execPerSec: number }> {
+  const cwd = mkdtempSync(join(tmpdir(), 'svmfuzz-jsfuzz-'));
+  const target = fileURLToPath(new URL('../cjs/harness/jsfuzz/target.js', import.meta.url));
+  const jsfuzz = join(fileURLToPath(new URL('../../', import.meta.url)), 'node_modules/jsfuzz/build/src/index.js');
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [jsfuzz, relative(cwd, target)], { cwd, env: { ...process.env, SVMFUZZ_PAIR: t.pair, SVMFUZZ_SIGNATURE: t.body } });
+    let start = 0;
+    let lastExecs = 0;
+    let done: (Found & { execPerSec: number }) | null = null;
+    const finish = (r: Found & { execPerSec: number }) => {
+      if (done) return;
+      done = r;
+      child.kill('SIGKILL');
+      resolvePromise(r);
+    };
+    const timer = setTimeout(() => finish({ execs: lastExecs, ms: budgetMs, found: false, execPerSec: (lastExecs * 1000) / budgetMs }), budgetMs + 3000);
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.startsWith('#0 READ')) {
+          start = performance.now();
+          setTimeout(() => finish({ execs: lastExecs, ms: budgetMs, found: false, execPerSec: (lastExecs * 1000) / budgetMs }), budgetMs);
+        }
+        const st = /^#(\d+) /.exec(line);
+        if (st) lastExecs = Number(st[1]);
+        const m = /svmfuzz divergence after (\d+) executions/.exec(line);
+        if (m) {
+          const ms = performance.now() - start;
+          clearTimeout(timer);
+          finish({ execs: Number(m[1]), ms, found: true, execPerSec: (Number(m[1]) * 1000) / Math.max(1, ms) });
+        }
+      }
+    });
+    child.on('exit', () => finish({ execs: lastExecs, ms: budgetMs, found: false, execPerSec: 0 }));
+  });
+}
+
+/** The fast-check baseline: a property over generated streams on the pair's config. */
+function fastCheckProperty(t: Target, onRun: () => void) {
+  const sel = new Registry().select({ pair: t.pair });
+  const ml = makeModel(sel.left);
+  const mr = makeModel(sel.right!);
+  return fc.property(fc.array(eventArb, { maxLength: 24 }), (events) => {
+    onRun();
+    const ex = executePair(ml, mr, { config: sel.config, events }, false);
+    return !(ex.divergence && bodyOf(signatureOf(t.pair, ex.divergence).text) === t.body);
+  });
+}
+
+function fastCheckUntil(t: Target, seed: number, budgetMs: number): Found {
+  let runs = 0;
+  const t0 = performance.now();
+  const res = fc.check(fastCheckProperty(t, () => runs++), { seed, numRuns: 10_000_000, endOnFailure: true, interruptAfterTimeLimit: budgetMs });
+  const ms = performance.now() - t0;
+  return res.failed ? { execs: runs, ms, found: true } : { execs: runs, ms: budgetMs, found: false };
+}
+
+function ttfd(targets: Target[], seeds: number, budgetS: number, log: (s: string) => void): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  return (async () => {
+    for (const t of targets) {
+      const key = `${t.pair}/${t.seed}`;
+      // Warm both in-process engines up on a throwaway seed: V8's JIT would otherwise bill
+      // the first measured run with compilation (jsfuzz runs in a fresh process each time,
+      // and is timed from its first status line).
+      oursUntil(t, 0, 2000);
+      fastCheckUntil(t, 0, 2000);
+      const ours: Found[] = [];
+      const js: (Found & { execPerSec: number })[] = [];
+      const fcRuns: Found[] = [];
+      for (let s = 1; s <= seeds; s++) {
+        ours.push(oursUntil(t, s, budgetS * 1000));
+        fcRuns.push(fastCheckUntil(t, s, budgetS * 1000));
+        js.push(await jsfuzzUntil(t, budgetS * 1000));
+      }
+      out[key] = {
+        ours: summarize(ours), jsfuzz: { ...summarize(js), execPerSec: Math.round(median(js.map((r) => r.execPerSec))) }, fastCheck: summarize(fcRuns),
+      };
+      log(`ttfd ${key}: ${JSON.stringify(out[key])}`);
+    }
+    return out;
+  })();
+}
+
+function minimization(targets: Target[], budgetS: number): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const t of targets) {
+    const sel = new Registry().select({ pair: t.pair });
+    const found = oursUntil(t, 1, budgetS * 1000);
+    let ours: Record<string, unknown> = { found: false };
+    if (found.entry) {
+      const t0 = performance.now();
+      const m = minimizeEntry(found.entry, { ...sel, right: sel.right! });
+      ours = { from: found.entry.events.length, length: m.entry.events.length, ms: Math.round(performance.now() - t0), executions: m.result.executions };
+    }
+    // fast-check: first failure, then its shrinker; shrink time = total - time to the failure.
+    const first = fastCheckUntil(t, 1, budgetS * 1000);
+    let theirs: Record<string, unknown> = { found: false };
+    if (first.found) {
+      const t0 = performance.now();
+      const res = fc.check(fastCheckProperty(t, () => undefined), { seed: 1, numRuns: 10_000_000 });
+      const total = performance.now() - t0;
+      const ce = res.counterexample?.[0] as unknown[] | undefined;
+      theirs = { length: ce?.length ?? null, ms: Math.round(Math.max(0, total - first.ms)), shrinks: res.numShrinks };
+    }
+    out[`${t.pair}/${t.seed}`] = { ours, fastCheck: theirs };
+  }
+  return out;
+}
+
+function replayBench(): Record<string, unknown> {
+  const reg = new Registry();
+  const sel = reg.select({ pair: 'all' });
+  const ml = makeModel(sel.left);
+  const mr = makeModel(sel.right!);
+  const dir = mkdtempSync(join(tmpdir(), 'svmfuzz-replay-bench-'));
+  const n = 10_000;
+  for (let i = 0; i < n; i++) {
+    const s = generateStream(new Rng(deriveSeed(3, i)), ml, sel.config, 16);
+    const ex = executePair(ml, mr, s, false);
+    const sig = ex.divergence ? signatureOf('all', ex.divergence) : null;
+    writeEntryFile(join(dir, `${String(i).padStart(5, '0')}.msgpack`), makeEntry({ pair: 'all', left: sel.left, right: sel.right! }, s, null, ex, sig));
+  }
+  const t0 = performance.now();
+  const { files } = entryFiles([dir]);
+  let pass = 0;
+  for (const f of files) if (replayEntry(reg, f).status === 'pass') pass++;
+  const ms = performance.now() - t0;
+  return { entries: files.length, passed: pass, seconds: +(ms / 1000).toFixed(2), entriesPerSec: Math.round((files.length * 1000) / ms) };
+}
+
+function memory(seconds: number): Record<string, unknown> {
+  const out = mkdtempSync(join(tmpdir(), 'svmfuzz-mem-'));
+  const r = spawnSync(process.execPath, [CLI, 'fuzz', '--pair', 'all', '--seed', '1', '--duration', `${seconds}s`, '--out', out], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench: fuzz failed: ${r.stderr}`);
+  const lines = readFileSync(join(out, 'stats.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { rssMb: number; elapsedMs: number; execs: number });
+  return { seconds, rssStartMb: lines[0]!.rssMb, rssEndMb: lines.at(-1)!.rssMb, rssMaxMb: Math.max(...lines.map((l) => l.rssMb)), execs: lines.at(-1)!.execs };
+}
+
+async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const result: Record<string, unknown> = { node: process.version, cores: availableParallelism(), seconds: args.seconds };
+  const log = (s: string) => process.stderr.write(s + '\n');
+  const result: Record<string, unknown> = { node: process.version, cores: availableParallelism(), seconds: args.seconds, sections: args.sections };
   const perPair: Record<string, Record<string, unknown>> = {};
   const ratios: Record<string, number> = {};
+  const lowerBounds: string[] = [];
+  const jsfuzzRate: Record<string, number> = {};
   for (const pair of args.pairs) {
     const row: Record<string, unknown> = {};
     if (args.sections.includes('ceiling') || args.sections.includes('engine')) {
@@ -106,14 +321,53 @@ function main(): void {
       ratios.scaling2Workers = Math.min(ratios.scaling2Workers ?? Infinity, two / one);
     }
     perPair[pair] = row;
-    process.stderr.write(`${pair}: ${JSON.stringify(row)}\n`);
+    log(`${pair}: ${JSON.stringify(row)}`);
+  }
+  result.pairs = perPair;
+  const targets = targetsFor(args.pairs);
+  if (args.sections.includes('ttfd')) {
+    const t = await ttfd(targets, args.seeds, args.budget, log);
+    result.ttfd = t;
+    for (const [key, v] of Object.entries(t) as [string, Record<string, Record<string, number | boolean>>][]) {
+      const ours = Math.max(1e-3, v.ours!.medianSeconds as number);
+      const js = (v.jsfuzz!.medianSeconds as number) / ours;
+      const fcs = (v.fastCheck!.medianSeconds as number) / ours;
+      ratios.ttfdSpeedupVsJsfuzz = Math.min(ratios.ttfdSpeedupVsJsfuzz ?? Infinity, js);
+      ratios.ttfdSpeedupVsFastCheck = Math.min(ratios.ttfdSpeedupVsFastCheck ?? Infinity, fcs);
+      if (v.jsfuzz!.lowerBound) lowerBounds.push(`ttfdSpeedupVsJsfuzz (${key})`);
+      if (v.fastCheck!.lowerBound) lowerBounds.push(`ttfdSpeedupVsFastCheck (${key})`);
+      jsfuzzRate[key.split('/')[0]!] = v.jsfuzz!.execPerSec as number;
+    }
+    for (const [pair, rate] of Object.entries(jsfuzzRate)) {
+      const e = (perPair[pair]?.engine as { execPerSec: number } | undefined)?.execPerSec;
+      if (e && rate > 0) ratios.execSpeedupVsJsfuzz = Math.min(ratios.execSpeedupVsJsfuzz ?? Infinity, e / rate);
+    }
+  }
+  if (args.sections.includes('minimize')) {
+    const m = minimization(targets, args.budget);
+    result.minimize = m;
+    for (const v of Object.values(m) as { ours: { length?: number }; fastCheck: { length?: number } }[]) {
+      if (v.ours.length && v.fastCheck.length) ratios.minLengthVsFastCheck = Math.max(ratios.minLengthVsFastCheck ?? 0, v.ours.length / v.fastCheck.length);
+    }
+    log(`minimize: ${JSON.stringify(m)}`);
+  }
+  if (args.sections.includes('replay')) {
+    result.replay = replayBench();
+    log(`replay: ${JSON.stringify(result.replay)}`);
+  }
+  if (args.sections.includes('memory')) {
+    result.memory = memory(60);
+    log(`memory: ${JSON.stringify(result.memory)}`);
   }
   for (const k of Object.keys(ratios)) ratios[k] = +ratios[k]!.toFixed(3);
-  result.pairs = perPair;
   result.ratios = ratios;
+  result.lowerBounds = lowerBounds;
   const text = JSON.stringify(result, null, 2);
   if (args.json) writeFileSync(args.json, text + '\n');
   process.stdout.write(text + '\n');
 }
 
-main();
+main().catch((err) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 2;
+});

@@ -40,14 +40,15 @@ export const hangOnL2Iret = definePatch({
   scope: [],
 });
 
-/** Ends its thread (process.exit in a worker) on a triple fault. */
+/** Ends its thread (process.exit in a worker) on a triple fault of L2. */
 export const exitOnShutdown = definePatch({
   id: 'example-exit-shutdown',
-  subject: 'example: process.exit in shutdown_interception',
+  subject: 'example: process.exit in shutdown_interception while L2 runs',
   upstream: 'example (not upstream)',
   replaces: {
-    shutdown_interception() {
-      process.exit(42);
+    shutdown_interception(k, v) {
+      if (v.guestMode) process.exit(42);
+      return BASE_OPS.shutdown_interception(k, v);
     },
   },
   scope: [],
@@ -56,7 +57,7 @@ export const exitOnShutdown = definePatch({
 export const versions = [
   defineVersion({ id: 'v6.14-bug', description: 'v6.14 + a BUG() on IRQ 0xec', patches: [...v614.patches, bugOnIrqEc] }),
   defineVersion({ id: 'v6.14-hang', description: 'v6.14 + a hang on L2 IRET exits', patches: [...v614.patches, hangOnL2Iret] }),
-  defineVersion({ id: 'v6.14-exit', description: 'v6.14 + process.exit on SHUTDOWN', patches: [...v614.patches, exitOnShutdown] }),
+  defineVersion({ id: 'v6.14-exit', description: 'v6.14 + process.exit on an L2 SHUTDOWN', patches: [...v614.patches, exitOnShutdown] }),
 ];
 
 export const pairs = [

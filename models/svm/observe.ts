@@ -18,7 +18,16 @@ export type Primitive = number | boolean | string | null;
 export const LIST_FIELDS: readonly string[] = ['exits', 'reflected', 'delivered', 'warns'];
 export type Observation = Record<string, Primitive>;
 
-const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
+/** Hex text of small recurring values (exit_int_info, int_ctl bits, event_inj), cached: observe() runs every step. */
+const hexCache = new Map<number, string>();
+const hex = (n: number): string => {
+  let s = hexCache.get(n);
+  if (s === undefined) {
+    s = `0x${(n >>> 0).toString(16)}`;
+    if (hexCache.size < 4096) hexCache.set(n, s);
+  }
+  return s;
+};
 
 /** The observation fields, with what each means (shown by `svmfuzz list`). */
 export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
@@ -49,6 +58,9 @@ export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
   'events.interrupt': 'KVM_GET_VCPU_EVENTS interrupt.injected/nr',
   'events.exception': 'KVM_GET_VCPU_EVENTS exception.injected/pending/nr',
 };
+
+/** The observation's keys in order (OBSERVATION_FIELDS lists the same ones). */
+export const OBSERVATION_KEYS: readonly string[] = Object.keys(OBSERVATION_FIELDS);
 
 export function observe(v: VcpuState, skipped: boolean, events: VcpuEvents | null): Observation {
   const log = v.log;

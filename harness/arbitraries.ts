@@ -1,8 +1,9 @@
-// fast-check arbitraries over the alphabet and knob tables (tests only; not built).
+// fast-check arbitraries over the alphabet and knob tables: property tests and the
+// fast-check baseline of scripts/bench (fast-check is a devDependency; nothing else imports this).
 
 import fc from 'fast-check';
-import { EVENT_KINDS, specOf, type SvmEvent, type FieldSpec } from '../../models/svm/events.js';
-import { KNOBS, KNOB_NAMES, type SvmConfig, type KnobSpec } from '../../models/svm/config.js';
+import { EVENT_KINDS, specOf, type SvmEvent, type FieldSpec } from '../models/svm/events.js';
+import { KNOBS, KNOB_NAMES, type SvmConfig, type KnobSpec } from '../models/svm/config.js';
 
 export function fieldArb(f: FieldSpec | KnobSpec): fc.Arbitrary<unknown> {
   switch (f.type) {
