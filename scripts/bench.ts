@@ -31,6 +31,7 @@ import { eventArb } from '../harness/arbitraries.js';
 import { executePair } from '../harness/execute.js';
 import { signatureOf } from '../harness/signature.js';
 import { minimizeEntry } from '../harness/campaign.js';
+import { simpler } from '../harness/minimize.js';
 import { makeEntry } from '../harness/lane.js';
 import { writeEntryFile } from '../harness/codec.js';
 import { entryFiles, replayEntry } from '../harness/replay.js';
@@ -139,17 +140,20 @@ function summarize(runs: Found[]): Record<string, unknown> {
 }
 
 /** Our engine, one lane in-process, until the bucket shows up (or the budget runs out). */
-function oursUntil(t: Target, seed: number, budgetMs: number): Found & { entry: CorpusEntry | null } {
+function oursUntil(t: Target, seed: number, budgetMs: number, samples = 1): Found & { entries: CorpusEntry[] } {
   const sel = new Registry().select({ pair: t.pair });
   // hangMs 0: no watchdog for the built-in models (fast-check runs without one too).
-  const lane = new Lane({ seed, lane: 0, pair: t.pair, left: sel.left, right: sel.right!, config: sel.config, maxLen: 24, samplesPerBucket: 1, corpusCap: 2000, hangMs: 0 });
+  const lane = new Lane({ seed, lane: 0, pair: t.pair, left: sel.left, right: sel.right!, config: sel.config, maxLen: 24, samplesPerBucket: samples, corpusCap: 2000, hangMs: 0 });
   const t0 = performance.now();
+  const entries: CorpusEntry[] = [];
+  let first: Found | null = null;
   while (performance.now() - t0 < budgetMs) {
     const r = lane.runBatch(8);
-    const f = r.findings.find((x) => bodyOf(x.signature.text) === t.body);
-    if (f) return { execs: f.entry.origin!.iteration + 1, ms: performance.now() - t0, found: true, entry: f.entry };
+    for (const f of r.findings) if (bodyOf(f.signature.text) === t.body) entries.push(f.entry);
+    if (entries.length && !first) first = { execs: entries[0]!.origin!.iteration + 1, ms: performance.now() - t0, found: true };
+    if (entries.length >= samples) return { ...first!, entries };
   }
-  return { execs: lane.iteration, ms: budgetMs, found: false, entry: null };
+  return first ? { ...first, entries } : { execs: lane.iteration, ms: budgetMs, found: false, entries };
 }
 
 /** jsfuzz on the compatibility target, hunting one signature; timed from its first status line. */
@@ -191,6 +195,35 @@ function jsfuzzUntil(t: Target, budgetMs: number): Promise<Found & { execPerSec:
       }
     });
     child.on('exit', () => finish({ execs: lastExecs, ms: budgetMs, found: false, execPerSec: 0 }));
+  });
+}
+
+/** jsfuzz's steady throughput on the pair: hunting a signature that never occurs, for `seconds`. */
+function jsfuzzRate(pair: string, seconds: number): Promise<number> {
+  const cwd = mkdtempSync(join(tmpdir(), 'svmfuzz-jsfuzz-'));
+  const target = fileURLToPath(new URL('../cjs/harness/jsfuzz/target.js', import.meta.url));
+  const jsfuzz = join(fileURLToPath(new URL('../../', import.meta.url)), 'node_modules/jsfuzz/build/src/index.js');
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [jsfuzz, relative(cwd, target)], { cwd, env: { ...process.env, SVMFUZZ_PAIR: pair, SVMFUZZ_SIGNATURE: '(never)' } });
+    const points: [number, number][] = [];
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const m = /^#(\d+) /.exec(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (m) points.push([performance.now(), Number(m[1])]);
+      }
+    });
+    setTimeout(() => {
+      child.kill('SIGKILL');
+      // From the first status line after its first second (start-up) to the last one.
+      const t0 = points[0]?.[0] ?? 0;
+      const from = points.find((p) => p[0] - t0 >= 1000) ?? points[0];
+      const to = points.at(-1);
+      resolvePromise(from && to && to[0] > from[0] ? Math.round(((to[1] - from[1]) * 1000) / (to[0] - from[0])) : 0);
+    }, (seconds + 1) * 1000);
   });
 }
 
@@ -245,12 +278,17 @@ function minimization(targets: Target[], budgetS: number): Record<string, unknow
   const out: Record<string, unknown> = {};
   for (const t of targets) {
     const sel = new Registry().select({ pair: t.pair });
-    const found = oursUntil(t, 1, budgetS * 1000);
+    // As a campaign does: the bucket's first four samples, each minimized, the simplest kept.
+    const found = oursUntil(t, 1, budgetS * 1000, 4);
     let ours: Record<string, unknown> = { found: false };
-    if (found.entry) {
+    if (found.entries.length) {
       const t0 = performance.now();
-      const m = minimizeEntry(found.entry, { ...sel, right: sel.right! });
-      ours = { from: found.entry.events.length, length: m.entry.events.length, ms: Math.round(performance.now() - t0), executions: m.result.executions };
+      const mins = found.entries.map((e) => minimizeEntry(e, { ...sel, right: sel.right! }));
+      const best = mins.reduce((a, b) => (simpler({ config: b.entry.config, events: b.entry.events }, { config: a.entry.config, events: a.entry.events }) ? b : a));
+      ours = {
+        samples: found.entries.length, from: found.entries.map((e) => e.events.length), length: best.entry.events.length,
+        ms: Math.round(performance.now() - t0), executions: mins.reduce((n, m) => n + m.result.executions, 0),
+      };
     }
     // fast-check: first failure, then its shrinker; shrink time = total - time to the failure.
     const first = fastCheckUntil(t, 1, budgetS * 1000);
@@ -303,15 +341,16 @@ async function main(): Promise<void> {
   const perPair: Record<string, Record<string, unknown>> = {};
   const ratios: Record<string, number> = {};
   const lowerBounds: string[] = [];
-  const jsfuzzRate: Record<string, number> = {};
   for (const pair of args.pairs) {
     const row: Record<string, unknown> = {};
     if (args.sections.includes('ceiling') || args.sections.includes('engine')) {
       const c = ceiling(pair, args.seconds);
       const e = engine(pair, args.seconds);
       row.ceiling = c;
-      row.engine = { ...e, engineOverCeiling: +(e.execPerSec / c.streamsPerSec).toFixed(3) };
+      const js = await jsfuzzRate(pair, args.seconds);
+      row.engine = { ...e, engineOverCeiling: +(e.execPerSec / c.streamsPerSec).toFixed(3), jsfuzzExecPerSec: js, speedupVsJsfuzz: js ? +(e.execPerSec / js).toFixed(1) : null };
       ratios.engineOverCeiling = Math.min(ratios.engineOverCeiling ?? Infinity, e.execPerSec / c.streamsPerSec);
+      if (js) ratios.execSpeedupVsJsfuzz = Math.min(ratios.execSpeedupVsJsfuzz ?? Infinity, e.execPerSec / js);
     }
     if (args.sections.includes('scaling')) {
       const one = campaignRate(pair, 1, args.seconds + 2);
@@ -336,11 +375,6 @@ async function main(): Promise<void> {
       ratios.ttfdSpeedupVsFastCheck = Math.min(ratios.ttfdSpeedupVsFastCheck ?? Infinity, fcs);
       if (v.jsfuzz!.lowerBound) lowerBounds.push(`ttfdSpeedupVsJsfuzz (${key})`);
       if (v.fastCheck!.lowerBound) lowerBounds.push(`ttfdSpeedupVsFastCheck (${key})`);
-      jsfuzzRate[key.split('/')[0]!] = v.jsfuzz!.execPerSec as number;
-    }
-    for (const [pair, rate] of Object.entries(jsfuzzRate)) {
-      const e = (perPair[pair]?.engine as { execPerSec: number } | undefined)?.execPerSec;
-      if (e && rate > 0) ratios.execSpeedupVsJsfuzz = Math.min(ratios.execSpeedupVsJsfuzz ?? Infinity, e / rate);
     }
   }
   if (args.sections.includes('minimize')) {
