@@ -86,8 +86,8 @@ export interface CampaignSummary {
   buckets: BucketSummary[];
 }
 
-/** The resumable part of a campaign, rewritten atomically after every round. */
-interface CampaignState {
+/** The resumable part of a campaign (campaign.json), rewritten atomically every second or two. */
+export interface CampaignState {
   schema: 1;
   seed: number;
   pair: string;

@@ -3,7 +3,8 @@
 // divergence of kind left-throws / right-throws.
 
 import { makeModel, step, type Model } from '../models/svm/model.js';
-import { createState } from '../models/svm/state.js';
+import { createState, type VcpuState } from '../models/svm/state.js';
+import type { SvmEvent } from '../models/svm/events.js';
 import { latent, latentEqual, diffRecords, abstractState, OBSERVATION_KEYS, type Observation, type Primitive } from '../models/svm/observe.js';
 import { stepFeatures } from './coverage.js';
 import { runWithTimeout, HangError } from './watchdog.js';
@@ -61,6 +62,15 @@ function safeStep(model: Model, v: ReturnType<typeof createState>, e: Stream['ev
   }
 }
 
+/** One lock step of both models, recording where the hot path is for the watchdog. */
+function stepBoth(ml: Model, mr: Model, sl: VcpuState, sr: VcpuState, e: SvmEvent, i: number): [Observation | Error, Observation | Error] {
+  progress.step = i;
+  progress.side = 0;
+  const ol = safeStep(ml, sl, e);
+  progress.side = 1;
+  return [ol, safeStep(mr, sr, e)];
+}
+
 /**
  * Runs both versions on the stream, recording every step (for trace and reports). With
  * `timeoutMs`, a model that does not return ends the run as a `hang` divergence at the
@@ -91,11 +101,7 @@ function runPairSteps(left: Version, right: Version, stream: Stream, steps: Pair
   let first: Divergence | null = null;
   for (let i = 0; i < stream.events.length; i++) {
     const e = stream.events[i]!;
-    progress.step = i;
-    progress.side = 0;
-    const ol = safeStep(ml, sl, e);
-    progress.side = 1;
-    const or = safeStep(mr, sr, e);
+    const [ol, or] = stepBoth(ml, mr, sl, sr, e, i);
     if (ol instanceof Error || or instanceof Error) {
       const kind = ol instanceof Error ? 'left-throws' : 'right-throws';
       const err = (ol instanceof Error ? ol : or) as Error;
@@ -143,11 +149,7 @@ export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage =
   const events = stream.events;
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
-    progress.step = i;
-    progress.side = 0;
-    const ol = safeStep(ml, sl, e);
-    progress.side = 1;
-    const or = safeStep(mr, sr, e);
+    const [ol, or] = stepBoth(ml, mr, sl, sr, e, i);
     if (ol instanceof Error || or instanceof Error) {
       const err = (ol instanceof Error ? ol : or) as Error;
       return {

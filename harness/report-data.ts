@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { CrashStore, segment, type BucketInfo } from './crashes.js';
 import { readEntryFile } from './codec.js';
-import type { BucketSummary, CampaignSummary } from './campaign.js';
+import type { BucketSummary, CampaignState, CampaignSummary } from './campaign.js';
 import type { ComparedBucket, CompareReport } from './compare-versions.js';
 
 /** One record of stats.jsonl (see Campaign.stats). */
@@ -25,17 +25,7 @@ export interface StatsRecord {
 }
 
 /** The part of campaign.json (the resumable state) the report reads. */
-interface SavedState {
-  seed: number;
-  pair: string;
-  left: string;
-  right: string;
-  workers: number;
-  execs: number;
-  elapsedMs: number;
-  lostBatches: number;
-  buckets: BucketSummary[];
-}
+type SavedState = Pick<CampaignState, 'seed' | 'pair' | 'left' | 'right' | 'workers' | 'execs' | 'elapsedMs' | 'lostBatches' | 'buckets'>;
 
 export interface ReportBucket {
   id: string;
