@@ -39,7 +39,8 @@ export function randomEvent(rng: Rng, kind: string): SvmEvent {
 /**
  * Kinds legal only while a delivery is in progress get this weight then: the phase lasts
  * one event, so a uniform pick among ~17 legal kinds would almost never use it (measured on
- * sti-shadow, seeds 1-5: median executions to the seed-2 bucket 1794 -> 263).
+ * sti-shadow: median executions to the seed-2 bucket 1794 over seeds 1-3 before, 389 over
+ * seeds 1-10 after, `npm run bench -- --sections ttfd`).
  */
 const NARROW_WEIGHT = 6;
 const WEIGHTS: Record<VcpuState['phase'], number[]> = {
