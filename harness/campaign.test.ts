@@ -2,21 +2,15 @@
 // after kill -9, determinism, a user's model file, and models that throw, hang or kill
 // their thread.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readEntryFile } from './codec.js';
+import { root, cli, run, tmp as tmpDir } from './testing/cli.js';
 
-const root = resolve(import.meta.dirname, '..');
-const cli = join(root, 'dist/harness/cli.js');
 const faults = join(root, 'models/examples/fault-models.js');
-const run = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
-const tmp = () => mkdtempSync(join(tmpdir(), 'svmfuzz-camp-'));
+const tmp = () => tmpDir('svmfuzz-camp-');
 const json = (f: string) => JSON.parse(readFileSync(f, 'utf8'));
 const SEED1 = 'all|observable|iret|exits{+L1:IRET},stat.exits,stat.nmi_window_exits';
 const SEED2 = 'all|observable|delivery_fault|vmcb12.int_state';

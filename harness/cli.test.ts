@@ -1,19 +1,13 @@
 // End to end: the built CLI, run as a user runs it (node dist/harness/cli.js ...).
 
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { root, run } from './testing/cli.js';
 
-const root = resolve(import.meta.dirname, '..');
-const cli = join(root, 'dist/harness/cli.js');
 const scen = (f: string) => join(root, 'models/svm/scenarios', f);
 
-function run(...args: string[]) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 describe('svmfuzz list', () => {
   it('lists versions with patches, pairs, alphabet and knobs as JSON', () => {

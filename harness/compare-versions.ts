@@ -13,26 +13,18 @@ import { readEntryFile } from './codec.js';
 import { executeGuarded } from './oracle.js';
 import { signatureOf } from './signature.js';
 import { entryFiles, signatureBody } from './replay.js';
-import { runCampaign, minimizeEntry, type CampaignSummary } from './campaign.js';
+import { runCampaign, minimizeEntry, type CampaignOptions, type CampaignSummary } from './campaign.js';
 import { makeEntry } from './lane.js';
 import { printStream, type Stream } from './text.js';
 import type { CorpusEntry } from './entry.js';
 
-export interface CompareOptions {
+/** A comparison fuzzes like a campaign (same budget, lanes and logging), on two versions. */
+export type CompareOptions = Pick<CampaignOptions, 'modelFiles' | 'seed' | 'runs' | 'durationMs' | 'workers' | 'out' | 'hangMs' | 'log' | 'status' | 'stop'> & {
   left: Version;
   right: Version;
+  /** Regression corpus paths replayed first. */
   corpus: string[];
-  modelFiles: string[];
-  seed: number;
-  runs: number | null;
-  durationMs: number | null;
-  workers: number;
-  out: string;
-  hangMs: number;
-  log: (line: string) => void;
-  status: (line: string) => void;
-  stop?: { requested: boolean };
-}
+};
 
 export interface ComparedBucket {
   id: string;

@@ -1,22 +1,15 @@
 // End to end: `svmfuzz compare` attributes every changed behaviour to the patch(es) that
 // cause it and says whether it is intended (inside their declared scope) or collateral.
 
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Registry } from '../models/registry.js';
 import { applyPatches, attribute } from './compare-versions.js';
 import { parseStream } from './text.js';
+import { root, run, tmp as tmpDir } from './testing/cli.js';
 
-const root = resolve(import.meta.dirname, '..');
-const cli = join(root, 'dist/harness/cli.js');
-const run = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
-const tmp = () => mkdtempSync(join(tmpdir(), 'svmfuzz-cmp-'));
+const tmp = () => tmpDir('svmfuzz-cmp-');
 
 describe('attribution', () => {
   const reg = new Registry();

@@ -1,19 +1,12 @@
 // End to end: `svmfuzz fuzz`, `minimize`, `print` and `trace` on entries, run as a user
 // runs them (node dist/harness/cli.js).
 
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { run, tmp as tmpDir } from './testing/cli.js';
 
-const root = resolve(import.meta.dirname, '..');
-const cli = join(root, 'dist/harness/cli.js');
-const run = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
-const tmp = () => mkdtempSync(join(tmpdir(), 'svmfuzz-fuzz-'));
+const tmp = () => tmpDir('svmfuzz-fuzz-');
 const summaryOf = (out: string) => JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
 
 const SEED1 = 'vnmi-iret|observable|iret|exits{+L1:IRET},stat.exits,stat.nmi_window_exits';

@@ -1,10 +1,9 @@
 // Replay reports each entry as pass or fail with the reason, and keeps going past
 // unreadable entries.
 
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Registry } from '../models/registry.js';
 import { BUILTIN_VERSIONS, BUILTIN_PAIRS, defineVersion } from '../models/svm/versions.js';
@@ -12,14 +11,9 @@ import { replayEntry, entryFiles } from './replay.js';
 import { parseStream } from './text.js';
 import { makeEntry } from './lane.js';
 import { writeEntryFile } from './codec.js';
+import { root, run } from './testing/cli.js';
 
-const root = resolve(import.meta.dirname, '..');
 const corpus = join(root, 'corpus');
-const cli = join(root, 'dist/harness/cli.js');
-const run = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 
 /** The built-in registry with one version's patch list replaced. */
 function flipped(id: string, patches: (typeof BUILTIN_VERSIONS)[number]['patches']): Registry {

@@ -3,22 +3,16 @@
 // content checked (bucket rows, both seed signatures, their reproducers, the highlighted
 // differing field, the inline plots, no script and no network); and the saturation words.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { saturation } from './report-saturation.js';
 import { esc } from './report-html.js';
 import type { ReportBucket, StatsRecord } from './report-data.js';
+import { cli, run, tmp as tmpDir } from './testing/cli.js';
 
-const root = resolve(import.meta.dirname, '..');
-const cli = join(root, 'dist/harness/cli.js');
-const run = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
-const tmp = () => mkdtempSync(join(tmpdir(), 'svmfuzz-report-'));
+const tmp = () => tmpDir('svmfuzz-report-');
 
 const SEED1 = (pair: string) => `${pair}|observable|iret|exits{+L1:IRET},stat.exits,stat.nmi_window_exits`;
 const SEED2 = (pair: string) => `${pair}|observable|delivery_fault|vmcb12.int_state`;

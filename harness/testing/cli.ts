@@ -1,0 +1,17 @@
+// End-to-end test support: run the built CLI as a user does, and make scratch directories.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const root = resolve(import.meta.dirname, '../..');
+export const cli = join(root, 'dist/harness/cli.js');
+
+/** `node dist/harness/cli.js ...args`: exit code, stdout, stderr. */
+export function run(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+export const tmp = (prefix = 'svmfuzz-test-'): string => mkdtempSync(join(tmpdir(), prefix));
