@@ -13,7 +13,7 @@ import { readEntryFile } from './codec.js';
 import { executeGuarded } from './oracle.js';
 import { signatureOf } from './signature.js';
 import { entryFiles, signatureBody } from './replay.js';
-import { runCampaign, minimizeEntry, type CampaignOptions, type CampaignSummary } from './campaign.js';
+import { runCampaign, minimizeEntry, type BucketSummary, type CampaignOptions, type CampaignSummary } from './campaign.js';
 import { makeEntry } from './lane.js';
 import { printStream, type Stream } from './text.js';
 import type { CorpusEntry } from './entry.js';
@@ -26,13 +26,8 @@ export type CompareOptions = Pick<CampaignOptions, 'modelFiles' | 'seed' | 'runs
   corpus: string[];
 };
 
-export interface ComparedBucket {
-  id: string;
-  signature: string;
-  words: string;
-  kind: string;
-  event: string;
-  count: number;
+/** A bucket of the comparison: the campaign's identity fields, plus where it came from and the verdict. */
+export interface ComparedBucket extends Pick<BucketSummary, 'id' | 'signature' | 'words' | 'kind' | 'event' | 'count'> {
   source: 'fuzz' | 'corpus';
   reproducer: { dir: string | null; file: string | null; length: number; text: string };
   responsible: string[];
