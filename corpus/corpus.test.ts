@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Registry } from '../models/registry.js';
-import { replayEntry } from '../harness/replay.js';
+import { replayEntry } from '../harness/store/replay.js';
 
 const dir = import.meta.dirname;
 const entries = readdirSync(dir).filter((f) => f.endsWith('.msgpack')).sort();

@@ -1,5 +1,5 @@
 // The jsfuzz compatibility target: `fuzz(buf)` decodes bytes into a config and a stream
-// (harness/bytes.ts), runs the pair, and throws on a divergence. Built as CommonJS into
+// (harness/engine/bytes.ts), runs the pair, and throws on a divergence. Built as CommonJS into
 // dist/cjs (jsfuzz requires a CommonJS module and instruments what it requires, so the
 // models are built as CommonJS beside it and jsfuzz sees their coverage).
 // Environment: SVMFUZZ_PAIR (default all); SVMFUZZ_SIGNATURE: throw only on divergences
@@ -9,9 +9,9 @@
 import { BUILTIN_PAIRS, BUILTIN_VERSIONS } from '../../models/svm/versions.js';
 import { defaultConfig } from '../../models/svm/config.js';
 import { makeModel } from '../../models/svm/model.js';
-import { executePair } from '../execute.js';
-import { signatureOf } from '../signature.js';
-import { decodeBytes } from '../bytes.js';
+import { executePair } from '../engine/execute.js';
+import { signatureOf } from '../engine/signature.js';
+import { decodeBytes } from '../engine/bytes.js';
 
 const pairId = process.env.SVMFUZZ_PAIR ?? 'all';
 const pair = BUILTIN_PAIRS.find((p) => p.id === pairId);

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { BUILTIN_VERSIONS } from './versions.js';
 import { makeModel, runStream } from './model.js';
 import { defaultConfig } from './config.js';
-import { eventArb, configArb } from '../../harness/arbitraries.js';
+import { eventArb, configArb } from '../../harness/engine/arbitraries.js';
 
 describe('model over random streams', () => {
   it('never throws, and observations have a fixed key set', () => {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Registry } from '../registry.js';
 import { defineVersion } from './versions.js';
-import { parseScenario, checkScenario } from '../../harness/scenario.js';
+import { parseScenario, checkScenario } from '../../harness/text/scenario.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'scenarios');
 const files = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();

@@ -1,0 +1,490 @@
+// The main-thread supervisor of a fuzz campaign. It runs lanes in worker threads (one
+// piscina pool of one thread per lane, so a lane keeps its corpus and coverage between
+// batches), in rounds: every lane runs one batch, then the supervisor merges the reports
+// in lane order, dedups divergences into buckets by signature, persists capped samples,
+// shares newly interesting inputs with every lane, minimizes new buckets, writes the
+// status line, stats.jsonl and its resumable state. A lane whose thread dies is recreated
+// from the shared corpus; the lost batch is counted.
+//
+// Determinism: with --runs, every lane runs a fixed number of iterations per round and
+// reports are merged in lane order, so the same seed, --runs and --workers give the same
+// buckets and byte-identical min.msgpack files. With --duration, rounds are time-boxed
+// and the stopping point depends on the machine; each finding still reproduces from its
+// stored events (and from seed, lane and iteration given the same shared inputs).
+
+import { availableParallelism } from 'node:os';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Packr } from 'msgpackr';
+import { Piscina } from 'piscina';
+import { makeModel } from '../../models/svm/model.js';
+import type { Selection } from '../../models/registry.js';
+import { makeEntry, type BatchReport, type Finding } from '../engine/lane.js';
+import { CrashStore } from '../store/crashes.js';
+import { DirLock, writeFileAtomic } from '../store/fsutil.js';
+import { minimize, simpler } from '../engine/minimize.js';
+import { signatureOracle } from '../engine/oracle.js';
+import { executeGuarded } from '../engine/oracle.js';
+import { readEntryFile } from '../store/codec.js';
+import { printStream, type Stream } from '../text/text.js';
+import type { CorpusEntry } from '../store/entry.js';
+import type { LaneInit, LaneRequest, LaneResponse, SharedInput } from './protocol.js';
+
+export interface CampaignOptions {
+  selection: Selection & { right: NonNullable<Selection['right']> };
+  modelFiles: string[];
+  seed: number;
+  /** Stop after this many executions (deterministic) ... */
+  runs: number | null;
+  /** ... or after this much wall time; with neither, until interrupted. */
+  durationMs: number | null;
+  workers: number;
+  out: string;
+  maxLen: number;
+  samplesPerBucket: number;
+  corpusCap: number;
+  hangMs: number;
+  minimize: boolean;
+  resume: boolean;
+  /** Heap limit of a lane thread (resourceLimits.maxOldGenerationSizeMb). */
+  laneHeapMb: number;
+  log: (line: string) => void;
+  status: (line: string) => void;
+  /** Milliseconds between status lines and stats.jsonl records. */
+  statusEveryMs?: number;
+  /** Set to true (e.g. by SIGINT) to finish the current round and stop cleanly. */
+  stop?: { requested: boolean };
+  isTTY?: boolean;
+}
+
+export interface BucketSummary {
+  id: string;
+  signature: string;
+  words: string;
+  kind: string;
+  event: string;
+  count: number;
+  firstSeen: { execs: number; ms: number; seed: number; lane: number; iteration: number };
+  minimizedLength: number | null;
+  dir: string;
+}
+
+export interface CampaignSummary {
+  schema: 1;
+  seed: number;
+  pair: string;
+  left: { id: string; patches: string[] };
+  right: { id: string; patches: string[] };
+  workers: number;
+  execs: number;
+  durationMs: number;
+  coverage: number;
+  corpus: number;
+  lostBatches: number;
+  stopped: 'runs' | 'duration' | 'signal';
+  buckets: BucketSummary[];
+}
+
+/** The resumable part of a campaign (campaign.json), rewritten atomically every second or two. */
+export interface CampaignState {
+  schema: 1;
+  seed: number;
+  pair: string;
+  left: string;
+  right: string;
+  workers: number;
+  execs: number;
+  elapsedMs: number;
+  laneIterations: number[];
+  lostBatches: number;
+  buckets: BucketSummary[];
+}
+
+/**
+ * Iterations per lane per round under --runs: ~0.25 s of work at 15k exec/s, long enough
+ * that the supervisor's merge never makes a lane wait, short enough for the status line.
+ */
+const ROUND_RUNS = 4000;
+/** Wall-time box of a round under --duration. */
+const ROUND_MS = 250;
+/** How often the shared corpus is written for --resume (~100 KB, no fsync). */
+const CORPUS_SAVE_MS = 2_000;
+
+const packr = new Packr({ useRecords: false });
+const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
+
+export class ResumeError extends Error {}
+
+export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> {
+  const lock = DirLock.acquire(o.out);
+  try {
+    return await new Campaign(o).run();
+  } finally {
+    lock.release();
+  }
+}
+
+interface LaneSlot {
+  pool: Piscina;
+  epoch: number;
+  execs: number;
+  rate: number;
+  rss: number;
+  /**
+   * Most runs per batch for this lane. Halved after each lost batch (down to MIN_BATCH) and
+   * doubled back after each good one, so a model that often kills its thread still lets
+   * the lane make progress between deaths.
+   */
+  cap: number;
+}
+
+const MIN_BATCH = 16;
+
+class Campaign {
+  private readonly sel: CampaignOptions['selection'];
+  private readonly store: CrashStore;
+  private readonly buckets = new Map<string, { summary: BucketSummary; first: CorpusEntry | null }>();
+  private readonly corpus: SharedInput[] = [];
+  private pendingShare: SharedInput[][] = [];
+  /**
+   * Samples waiting for minimization. Every stored sample of a bucket (up to --samples) is
+   * minimized and the simplest result is kept: the minimizer finds a 1-minimal stream, not
+   * the shortest, and different samples reach different local minima (measured on the
+   * seed-2 bucket of pair all: 7 events from the first sample, 3 from the best of four).
+   */
+  private readonly toMinimize: { id: string; entry: CorpusEntry | null }[] = [];
+  private readonly minimized = new Map<string, Stream>();
+  private laneIterations: number[];
+  private execs = 0;
+  private elapsedBefore = 0;
+  private lostBatches = 0;
+  private coverage = 0;
+  private readonly start = Date.now();
+  private lastNew = Date.now();
+
+  constructor(private readonly o: CampaignOptions) {
+    this.sel = o.selection;
+    this.store = new CrashStore(o.out, { samplesPerBucket: o.samplesPerBucket });
+    this.laneIterations = Array.from({ length: o.workers }, () => 0);
+    this.pendingShare = Array.from({ length: o.workers }, () => []);
+  }
+
+  private get statePath(): string { return join(this.o.out, 'campaign.json'); }
+  private get corpusPath(): string { return join(this.o.out, 'corpus.msgpack'); }
+  private get elapsed(): number { return this.elapsedBefore + Date.now() - this.start; }
+
+  private laneInit(lane: number, epoch: number): LaneInit {
+    const o = this.o;
+    const knownSamples: Record<string, number> = {};
+    for (const b of this.store.listBuckets(this.sel.label)) knownSamples[b.id] = b.samples;
+    return {
+      lane, epoch, seed: o.seed, pair: this.sel.label, left: this.sel.left.id, right: this.sel.right.id,
+      modelFiles: o.modelFiles, config: this.sel.config, maxLen: o.maxLen, samplesPerBucket: o.samplesPerBucket,
+      corpusCap: o.corpusCap, hangMs: o.hangMs, iteration: this.laneIterations[lane]!, corpus: this.corpus, knownSamples,
+    };
+  }
+
+  private newPool(): Piscina {
+    return new Piscina({
+      filename: WORKER, minThreads: 1, maxThreads: 1, idleTimeout: 2 ** 30,
+      // A larger young generation: a lane allocates fast (observations per step) and the
+      // default semi-space makes two lanes spend their time in scavenges (measured: 2 lanes
+      // 1.16x of one with the default, 1.4x with 32 MB semi-spaces).
+      resourceLimits: { maxOldGenerationSizeMb: this.o.laneHeapMb, maxYoungGenerationSizeMb: 96 },
+    });
+  }
+
+  /** Loads what a stopped or killed campaign left on disk. */
+  private resume(): void {
+    const o = this.o;
+    if (!existsSync(this.statePath)) throw new ResumeError(`${this.statePath}: nothing to resume (no campaign state in ${o.out})`);
+    let st: CampaignState;
+    try {
+      st = JSON.parse(readFileSync(this.statePath, 'utf8')) as CampaignState;
+    } catch (err) {
+      throw new ResumeError(`${this.statePath}: unreadable campaign state (${(err as Error).message})`);
+    }
+    if (st.pair !== this.sel.label || st.left !== this.sel.left.id || st.right !== this.sel.right.id) {
+      throw new ResumeError(`${this.statePath}: the campaign in ${o.out} fuzzed ${st.pair} (${st.left} vs ${st.right}), not ${this.sel.label}`);
+    }
+    if (st.seed !== o.seed) throw new ResumeError(`${this.statePath}: the campaign used --seed ${st.seed}, not ${o.seed}`);
+    this.execs = st.execs;
+    this.elapsedBefore = st.elapsedMs;
+    this.lostBatches = st.lostBatches;
+    this.laneIterations = Array.from({ length: o.workers }, (_, i) => st.laneIterations[i] ?? Math.max(0, ...st.laneIterations));
+    for (const b of st.buckets) this.buckets.set(b.id, { summary: b, first: null });
+    // Buckets written after the last state save (a kill in between) are on disk only.
+    for (const b of this.store.listBuckets(this.sel.label)) {
+      const known = this.buckets.get(b.id);
+      if (known) {
+        if (b.minimized && known.summary.minimizedLength === null) known.summary.minimizedLength = readEntryFile(join(b.dir, 'min.msgpack')).events.length;
+        if (!b.minimized) this.toMinimize.push({ id: b.id, entry: null });
+        continue;
+      }
+      // A kill between creating the directory and writing its first sample leaves it empty.
+      if (!b.samples) {
+        o.log(`RESUME_SKIP ${b.dir}: no sample was written before the stop`);
+        continue;
+      }
+      let first: CorpusEntry;
+      try {
+        first = readEntryFile(join(b.dir, 'samples', '0000.msgpack'));
+      } catch (err) {
+        o.log(`RESUME_SKIP ${b.dir}: ${(err as Error).message}`);
+        continue;
+      }
+      if (first.expected.outcome !== 'diverges') continue;
+      const d = first.divergence!;
+      const words = existsSync(join(b.dir, 'description.txt')) ? readFileSync(join(b.dir, 'description.txt'), 'utf8').split('\n')[0]! : first.expected.signature;
+      this.buckets.set(b.id, {
+        first,
+        summary: {
+          id: b.id, signature: first.expected.signature, words, kind: d.kind, event: d.event, count: b.samples,
+          firstSeen: { execs: this.execs, ms: this.elapsedBefore, seed: o.seed, lane: first.origin?.lane ?? 0, iteration: first.origin?.iteration ?? 0 },
+          minimizedLength: b.minimized ? readEntryFile(join(b.dir, 'min.msgpack')).events.length : null, dir: b.dir,
+        },
+      });
+      if (!b.minimized) this.toMinimize.push({ id: b.id, entry: null });
+    }
+    if (existsSync(this.corpusPath)) {
+      try {
+        this.corpus.push(...(packr.unpack(readFileSync(this.corpusPath)) as SharedInput[]));
+      } catch (err) {
+        throw new ResumeError(`${this.corpusPath}: unreadable corpus (${(err as Error).message})`);
+      }
+    }
+    o.log(`RESUME ${this.execs} execs, ${this.buckets.size} bucket(s), ${this.corpus.length} corpus input(s), lanes at iterations ${this.laneIterations.join(',')}`);
+  }
+
+  private saveState(withCorpus: boolean): void {
+    const st: CampaignState = {
+      schema: 1, seed: this.o.seed, pair: this.sel.label, left: this.sel.left.id, right: this.sel.right.id,
+      workers: this.o.workers, execs: this.execs, elapsedMs: this.elapsed, laneIterations: this.laneIterations,
+      lostBatches: this.lostBatches, buckets: this.summaries(),
+    };
+    if (withCorpus) writeFileAtomic(this.corpusPath, packr.pack(this.corpus));
+    writeFileAtomic(this.statePath, JSON.stringify(st) + '\n');
+  }
+
+  private summaries(): BucketSummary[] {
+    return [...this.buckets.values()].map((b) => b.summary)
+      .sort((a, b) => a.firstSeen.execs - b.firstSeen.execs || a.id.localeCompare(b.id));
+  }
+
+  private absorb(lane: number, r: BatchReport): void {
+    for (const [id, n] of Object.entries(r.counts)) {
+      const b = this.buckets.get(id);
+      if (b) b.summary.count += n;
+    }
+    for (const f of r.findings) this.finding(lane, f, r.counts[f.signature.id] ?? 1);
+    for (const input of r.newInputs) {
+      this.corpus.push(input);
+      this.pendingShare.forEach((q, i) => { if (i !== lane) q.push(input); });
+    }
+    if (this.corpus.length > this.o.corpusCap) this.corpus.splice(0, this.corpus.length - this.o.corpusCap);
+  }
+
+  private finding(lane: number, f: Finding, count: number): void {
+    const { signature: sig, entry } = f;
+    const { path, isNew } = this.store.addSample(sig.id, `${sig.words}\n\n${sig.text}\n`, entry);
+    if (this.buckets.has(sig.id)) {
+      if (path) this.toMinimize.push({ id: sig.id, entry });
+      return;
+    }
+    const iteration = entry.origin?.iteration ?? 0;
+    // Counting the round's executions lane after lane: the campaign total so far plus
+    // this lane's executions in this batch up to the finding.
+    const at = this.execs + Math.max(0, iteration - this.laneIterations[lane]!) + 1;
+    this.buckets.set(sig.id, {
+      first: entry,
+      summary: {
+        id: sig.id, signature: sig.text, words: sig.words, kind: entry.divergence!.kind, event: entry.divergence!.event, count,
+        firstSeen: { execs: at, ms: this.elapsed, seed: this.o.seed, lane, iteration },
+        minimizedLength: null, dir: this.store.bucketDir(this.sel.label, sig.id),
+      },
+    });
+    this.lastNew = Date.now();
+    const lineage = entry.origin?.lineage ?? [];
+    this.o.log(`NEW_BUCKET ${sig.id} ${sig.words} (lane ${lane} iteration ${iteration}, ${entry.events.length} events, MS: ${lineage.length} ${lineage.join('-')}${isNew ? '' : ', bucket already on disk'})`);
+    this.toMinimize.push({ id: sig.id, entry });
+  }
+
+  /** Minimizes queued buckets on the main thread while the lanes run their batches. */
+  private minimizeQueued(deadline: number): void {
+    while (this.o.minimize && this.toMinimize.length && Date.now() < deadline) {
+      const { id, entry: queued } = this.toMinimize.shift()!;
+      const b = this.buckets.get(id)!;
+      const sample = queued ?? b.first ?? readEntryFile(join(b.summary.dir, 'samples', '0000.msgpack'));
+      try {
+        const { entry, text, result } = minimizeEntry(sample, this.sel, this.o.hangMs);
+        const best = this.minimized.get(id);
+        const stream = { config: entry.config, events: entry.events };
+        if (best && !simpler(stream, best)) continue;
+        this.minimized.set(id, stream);
+        this.store.writeMinimized(id, entry, text);
+        b.summary.minimizedLength = entry.events.length;
+        this.o.log(`MINIMIZED ${id} ${sample.events.length} -> ${entry.events.length} events in ${result.executions} execs${best ? ` (simpler than the previous ${best.events.length})` : ''}`);
+      } catch (err) {
+        this.o.log(`MINIMIZE_FAILED ${id}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private statusLine(tag: string): string {
+    const ms = Math.max(1, Date.now() - this.start);
+    const rate = Math.round((this.sessionExecs * 1000) / ms);
+    const line = `#${this.execs}\t${tag} cov: ${this.coverage} corp: ${this.corpus.length} exec/s: ${rate} buckets: ${this.buckets.size} last-new: ${Math.round((Date.now() - this.lastNew) / 1000)}s`;
+    const o = this.o;
+    if (!o.isTTY || tag.trim() === 'DONE') return line;
+    const frac = o.runs !== null ? this.execs / o.runs : o.durationMs !== null ? this.elapsed / o.durationMs : null;
+    if (frac === null) return line;
+    const n = Math.min(20, Math.round(frac * 20));
+    return `[${'#'.repeat(n)}${'.'.repeat(20 - n)}] ${Math.min(100, Math.round(frac * 100))}% ${line}`;
+  }
+
+  private sessionExecs = 0;
+
+  private stats(slots: LaneSlot[]): void {
+    const rec = {
+      t: new Date().toISOString(), elapsedMs: this.elapsed, execs: this.execs,
+      execPerSec: Math.round((this.sessionExecs * 1000) / Math.max(1, Date.now() - this.start)),
+      coverage: this.coverage, corpus: this.corpus.length, buckets: this.buckets.size,
+      sinceLastBucketMs: Date.now() - this.lastNew, lostBatches: this.lostBatches,
+      rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
+      lanes: slots.map((s, i) => ({ lane: i, execs: s.execs, execPerSec: Math.round(s.rate), rssMb: Math.round(s.rss / 2 ** 20) })),
+    };
+    appendFileSync(join(this.o.out, 'stats.jsonl'), JSON.stringify(rec) + '\n');
+  }
+
+  private async initLane(slots: LaneSlot[], lane: number): Promise<void> {
+    const slot = slots[lane]!;
+    slot.epoch++;
+    const res = (await slot.pool.run({ type: 'init', init: this.laneInit(lane, slot.epoch) } satisfies LaneRequest)) as LaneResponse;
+    if (res.type === 'ready') this.coverage = Math.max(this.coverage, res.coverage);
+    this.pendingShare[lane] = [];
+  }
+
+  async run(): Promise<CampaignSummary> {
+    const o = this.o;
+    if (o.resume) this.resume();
+    const deadline = o.durationMs === null ? Infinity : this.start + o.durationMs;
+    const slots: LaneSlot[] = Array.from({ length: o.workers }, () => ({ pool: this.newPool(), epoch: 0, execs: 0, rate: 0, rss: 0, cap: Infinity }));
+    let stopped: CampaignSummary['stopped'] = 'runs';
+    let lastStatus = Date.now();
+    let lastCorpusSave = 0;
+    const every = o.statusEveryMs ?? 1000;
+    // Rounds are pipelined: round r+1 is dispatched as soon as round r is back, with the
+    // inputs shared up to round r-1, and round r is merged while the lanes run r+1. The
+    // schedule is fixed, so it stays deterministic, and the lanes never wait for the
+    // supervisor's disk writes and minimization.
+    let dispatched = this.execs;
+    const dispatch = (): { tasks: Promise<LaneResponse | null>[]; t0: number } | null => {
+      if (o.stop?.requested || Date.now() >= deadline) return null;
+      const left = o.runs === null ? Infinity : o.runs - dispatched;
+      if (left <= 0) return null;
+      const per = o.runs === null ? Number.MAX_SAFE_INTEGER : Math.min(ROUND_RUNS, Math.ceil(left / o.workers));
+      const roundDeadline = o.runs === null ? Math.min(deadline, Date.now() + ROUND_MS) : deadline;
+      const tasks = slots.map((slot, lane) => {
+        const runs = Math.min(slot.cap, Math.max(0, Math.min(per, left - per * lane)));
+        dispatched += runs;
+        const req: LaneRequest = { type: 'batch', lane, epoch: slot.epoch, runs, deadline: roundDeadline, shared: this.pendingShare[lane]! };
+        this.pendingShare[lane] = [];
+        return runs > 0 ? (slot.pool.run(req) as Promise<LaneResponse>) : Promise.resolve(null);
+      });
+      return { tasks, t0: Date.now() };
+    };
+    try {
+      await Promise.all(slots.map((_, i) => this.initLane(slots, i)));
+      // Buckets left unminimized by a killed run are minimized while the lanes run.
+      let round = dispatch();
+      while (round) {
+        const settled = await Promise.allSettled(round.tasks);
+        const t0 = round.t0;
+        // Recreate lost lanes before the next round is dispatched to them.
+        const reports: { lane: number; r: Extract<LaneResponse, { type: 'report' }> }[] = [];
+        for (let lane = 0; lane < settled.length; lane++) {
+          const st = settled[lane]!;
+          const slot = slots[lane]!;
+          if (st.status === 'fulfilled' && st.value?.type === 'report') {
+            reports.push({ lane, r: st.value });
+            if (Number.isFinite(slot.cap)) slot.cap = slot.cap * 2 > ROUND_RUNS ? Infinity : slot.cap * 2;
+            continue;
+          }
+          if (st.status === 'fulfilled' && st.value === null) continue;
+          const why = st.status === 'rejected' ? String((st.reason as Error)?.message ?? st.reason) : 'lane state lost with its thread';
+          this.lostBatches++;
+          slot.cap = Math.max(MIN_BATCH, Math.floor(Math.min(slot.cap, ROUND_RUNS) / 2));
+          o.log(`LANE_LOST lane ${lane}: ${why}; batch lost (${this.lostBatches} so far), lane recreated`);
+          if (st.status === 'rejected') {
+            await slot.pool.destroy().catch(() => undefined);
+            slot.pool = this.newPool();
+          }
+          await this.initLane(slots, lane);
+        }
+        round = dispatch();
+        for (const { lane, r } of reports) {
+          const slot = slots[lane]!;
+          this.absorb(lane, r.report);
+          this.execs += r.report.execs;
+          this.sessionExecs += r.report.execs;
+          this.laneIterations[lane] = r.iteration;
+          slot.execs += r.report.execs;
+          slot.rate = (r.report.execs * 1000) / Math.max(1, Date.now() - t0);
+          slot.rss = r.rssBytes;
+          this.coverage = Math.max(this.coverage, r.report.coverage);
+        }
+        if (round) this.minimizeQueued(Date.now() + ROUND_MS / 2);
+        if (Date.now() - lastStatus >= every || !round) {
+          lastStatus = Date.now();
+          const corpusDue = Date.now() - lastCorpusSave >= CORPUS_SAVE_MS;
+          this.saveState(corpusDue);
+          if (corpusDue) lastCorpusSave = Date.now();
+          if (round) {
+            o.status(this.statusLine('pulse'));
+            this.stats(slots);
+          }
+        }
+      }
+      stopped = o.stop?.requested ? 'signal' : o.runs !== null && this.execs >= o.runs ? 'runs' : 'duration';
+      this.minimizeQueued(Infinity);
+    } finally {
+      await Promise.all(slots.map((s) => s.pool.destroy().catch(() => undefined)));
+    }
+    this.saveState(true);
+    this.stats(slots);
+    o.status(this.statusLine('DONE '));
+    const summary: CampaignSummary = {
+      schema: 1, seed: o.seed, pair: this.sel.label,
+      left: { id: this.sel.left.id, patches: this.sel.left.patches.map((p) => p.id) },
+      right: { id: this.sel.right.id, patches: this.sel.right.patches.map((p) => p.id) },
+      workers: o.workers, execs: this.execs, durationMs: this.elapsed, coverage: this.coverage, corpus: this.corpus.length,
+      lostBatches: this.lostBatches, stopped, buckets: this.summaries(),
+    };
+    o.log(`SUMMARY ${this.store.writeSummary(summary)}`);
+    return summary;
+  }
+}
+
+export const defaultWorkers = (): number => availableParallelism();
+
+/** Minimizes a diverging entry under its signature; returns the new entry and its text form. */
+export function minimizeEntry(entry: CorpusEntry, sel: CampaignOptions['selection'], hangMs = 2000): { entry: CorpusEntry; text: string; result: ReturnType<typeof minimize> } {
+  if (entry.expected.outcome !== 'diverges') throw new Error('only a diverging entry can be minimized');
+  const start: Stream = { config: entry.config, events: entry.events };
+  // A hang costs the whole budget per candidate: give its minimization a smaller one.
+  const isHang = entry.divergence?.kind === 'hang';
+  const oracle = signatureOracle(sel.label, sel.left, sel.right, entry.expected.signature, isHang ? Math.min(hangMs, 250) : hangMs);
+  const result = minimize(start, oracle, isHang ? { maxExecutions: 200 } : {});
+  const exec = executeGuarded(makeModel(sel.left), makeModel(sel.right), result.stream, isHang ? Math.min(hangMs, 250) : hangMs);
+  const sig = { text: entry.expected.signature, id: entry.expected.signatureId, words: '' };
+  const origin = entry.origin ? { ...entry.origin, lineage: [...entry.origin.lineage, 'minimize'] } : null;
+  const min = makeEntry({ pair: sel.label, left: sel.left, right: sel.right }, result.stream, origin, exec, sig);
+  const passes = Object.entries(result.passes).map(([n, p]) => `${n} ${p.successes}/${p.calls}`).join(', ');
+  const text = printStream(result.stream, [
+    `svmfuzz minimized reproducer: ${sel.label} (${sel.left.id} vs ${sel.right.id})`,
+    `signature ${sig.id}: ${sig.text}`,
+    `from ${entry.events.length} events in ${result.executions} executions (passes: ${passes})`,
+  ]);
+  return { entry: min, text, result };
+}

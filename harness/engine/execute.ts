@@ -1,0 +1,185 @@
+// Runs a stream on one or two model versions in lock step and finds the first step
+// whose observations differ. A model that throws ends its side: the step is a
+// divergence of kind left-throws / right-throws.
+
+import { makeModel, step, type Model } from '../../models/svm/model.js';
+import { createState, type VcpuState } from '../../models/svm/state.js';
+import type { SvmEvent } from '../../models/svm/events.js';
+import { latent, latentEqual, diffRecords, abstractState, OBSERVATION_KEYS, type Observation, type Primitive } from '../../models/svm/observe.js';
+import { stepFeatures } from './coverage.js';
+import { runWithTimeout, HangError } from './watchdog.js';
+import type { Version } from '../../models/svm/versions.js';
+import type { Stream } from '../text/text.js';
+
+export interface FieldDiff {
+  path: string;
+  left: Primitive;
+  right: Primitive;
+}
+
+/** The `event` of a latent divergence. */
+export const LATENT_EVENT = '(end)';
+
+/**
+ * observable: a step's observations differ; latent: internal state differs at the end;
+ * left-/right-throws: a model threw; hang: a stream exceeded the time budget.
+ */
+export type DivergenceKind = 'observable' | 'latent' | 'left-throws' | 'right-throws' | 'hang';
+
+/**
+ * Where the hot path is: read after a watchdog interrupts a hanging execution (the
+ * interrupted code cannot report it itself). Two stores per step.
+ */
+export const progress = { step: -1, side: 0 };
+
+export interface Divergence {
+  kind: DivergenceKind;
+  /** Step index (0-based); for latent, the last step. */
+  step: number;
+  event: string;
+  fields: FieldDiff[];
+  error?: string;
+}
+
+export interface PairStep {
+  left: Observation | null;
+  right: Observation | null;
+  diff: FieldDiff[];
+}
+
+export interface PairRun {
+  steps: PairStep[];
+  firstDivergence: Divergence | null;
+  /** Latent differences at the end (only when no observable divergence came first). */
+  latent: FieldDiff[];
+}
+
+function safeStep(model: Model, v: ReturnType<typeof createState>, e: Stream['events'][number]): Observation | Error {
+  try {
+    return step(model, v, e);
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/** One lock step of both models, recording where the hot path is for the watchdog. */
+function stepBoth(ml: Model, mr: Model, sl: VcpuState, sr: VcpuState, e: SvmEvent, i: number): [Observation | Error, Observation | Error] {
+  progress.step = i;
+  progress.side = 0;
+  const ol = safeStep(ml, sl, e);
+  progress.side = 1;
+  return [ol, safeStep(mr, sr, e)];
+}
+
+/**
+ * Runs both versions on the stream, recording every step (for trace and reports). With
+ * `timeoutMs`, a model that does not return ends the run as a `hang` divergence at the
+ * step it was running, with the steps before it kept.
+ */
+export function runPair(left: Version, right: Version, stream: Stream, timeoutMs?: number): PairRun {
+  if (timeoutMs === undefined) return runPairSteps(left, right, stream, []);
+  const steps: PairStep[] = [];
+  try {
+    return runWithTimeout(() => runPairSteps(left, right, stream, steps), timeoutMs);
+  } catch (err) {
+    if (!(err instanceof HangError)) throw err;
+    const step = Math.max(0, progress.step);
+    const side = progress.side === 0 ? 'left' : 'right';
+    return {
+      steps,
+      firstDivergence: { kind: 'hang', step, event: stream.events[step]?.kind ?? '(none)', fields: [], error: `the ${side} model does not return (no result within ${timeoutMs} ms)` },
+      latent: [],
+    };
+  }
+}
+
+function runPairSteps(left: Version, right: Version, stream: Stream, steps: PairStep[]): PairRun {
+  const ml = makeModel(left);
+  const mr = makeModel(right);
+  const sl = createState(stream.config);
+  const sr = createState(stream.config);
+  let first: Divergence | null = null;
+  for (let i = 0; i < stream.events.length; i++) {
+    const e = stream.events[i]!;
+    const [ol, or] = stepBoth(ml, mr, sl, sr, e, i);
+    if (ol instanceof Error || or instanceof Error) {
+      const kind = ol instanceof Error ? 'left-throws' : 'right-throws';
+      const err = (ol instanceof Error ? ol : or) as Error;
+      steps.push({ left: ol instanceof Error ? null : ol, right: or instanceof Error ? null : or, diff: [] });
+      first ??= { kind, step: i, event: e.kind, fields: [], error: err.message };
+      return { steps, firstDivergence: first, latent: [] };
+    }
+    const diff = diffRecords(ol, or);
+    steps.push({ left: ol, right: or, diff });
+    if (diff.length && !first) first = { kind: 'observable', step: i, event: e.kind, fields: diff };
+  }
+  const latentDiff = diffRecords(latent(sl), latent(sr));
+  if (!first && latentDiff.length && stream.events.length) {
+    first = { kind: 'latent', step: stream.events.length - 1, event: LATENT_EVENT, fields: latentDiff };
+  }
+  return { steps, firstDivergence: first, latent: latentDiff };
+}
+
+/** Runs one version (trace --version). */
+export function runSingle(version: Version, stream: Stream): { observations: Observation[]; latent: Observation } {
+  const m = makeModel(version);
+  const v = createState(stream.config);
+  const observations = stream.events.map((e) => step(m, v, e));
+  return { observations, latent: latent(v) };
+}
+
+/** The outcome of one fuzz execution: the first divergence and the transitions seen. */
+export interface Execution {
+  divergence: Divergence | null;
+  /** The observations at the first divergence (for the entry), else null. */
+  at: { left: Observation | null; right: Observation | null } | null;
+  transitions: number[];
+}
+
+/**
+ * The fuzzing hot path: both models in lock step, stopping at the first observable
+ * divergence (or throw); latent state is compared at the end of an equal run.
+ */
+export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage = true): Execution {
+  const sl = createState(stream.config);
+  const sr = createState(stream.config);
+  const transitions: number[] = [];
+  let al = withCoverage ? abstractState(sl) : 0;
+  let ar = withCoverage ? abstractState(sr) : 0;
+  const events = stream.events;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    const [ol, or] = stepBoth(ml, mr, sl, sr, e, i);
+    if (ol instanceof Error || or instanceof Error) {
+      const err = (ol instanceof Error ? ol : or) as Error;
+      return {
+        divergence: { kind: ol instanceof Error ? 'left-throws' : 'right-throws', step: i, event: e.kind, fields: [], error: err.message },
+        at: { left: ol instanceof Error ? null : ol, right: or instanceof Error ? null : or },
+        transitions,
+      };
+    }
+    if (withCoverage) {
+      const nl = abstractState(sl);
+      const nr = abstractState(sr);
+      stepFeatures(0, al, e.kind, nl, transitions);
+      if (nr !== nl || ar !== al) stepFeatures(1, ar, e.kind, nr, transitions);
+      al = nl;
+      ar = nr;
+    }
+    for (let k = 0; k < OBSERVATION_KEYS.length; k++) {
+      const key = OBSERVATION_KEYS[k]!;
+      if (ol[key] !== or[key]) {
+        return { divergence: { kind: 'observable', step: i, event: e.kind, fields: diffRecords(ol, or) }, at: { left: ol, right: or }, transitions };
+      }
+    }
+  }
+  if (events.length && !latentEqual(sl, sr)) {
+    const fields = diffRecords(latent(sl), latent(sr));
+    if (fields.length) {
+      // A latent difference has no step of its own: it is keyed as '(end)', not by the
+      // last event, so one internal difference is one bucket whatever the stream ends with.
+      return { divergence: { kind: 'latent', step: events.length - 1, event: LATENT_EVENT, fields }, at: null, transitions };
+    }
+  }
+  return { divergence: null, at: null, transitions };
+}
