@@ -23,7 +23,8 @@ import { readEntryFile, writeEntryFile, EntryError } from './store/codec.js';
 import { writeFileAtomic, LockedError } from './store/fsutil.js';
 import { formatEntry } from './text/print.js';
 import { runCampaign, minimizeEntry, defaultWorkers, ResumeError } from './campaign/campaign.js';
-import { CrashStore } from './store/crashes.js';
+import { CrashStore, CAUSES_DIR } from './store/crashes.js';
+import type { CauseSummary } from './triage/causes.js';
 import { MinimizeError } from './engine/minimize.js';
 import type { CorpusEntry } from './store/entry.js';
 import { entryFiles, replayEntry, type ReplayResult } from './store/replay.js';
@@ -159,7 +160,27 @@ function parseCount(flag: string, text: string, min = 1): number {
   return Number(text);
 }
 
+/**
+ * The terminal summary of a campaign: one block per cause (new ones first), short enough
+ * for one screen after a night: the cause, its verdict, how many symptoms, its reproducer.
+ */
+export function formatCauses(summary: { causes: CauseSummary[]; left: { id: string }; right: { id: string } }, out: string): string {
+  if (!summary.causes.length) return '  no divergence: the two versions behaved the same on every stream';
+  const lines: string[] = [];
+  const shown = summary.causes.slice(0, 12);
+  for (const c of shown) {
+    const tag = c.known ? 'known' : 'NEW  ';
+    lines.push(`  ${tag} ${c.id}  ${c.function}${c.patches.length ? ` [${c.patches.join('+')}]` : ''}  ${c.verdict}  ${c.symptoms.length} symptom(s), x${c.count}, reproducer ${c.reproducer.length ?? '?'} events`);
+    lines.push(`        ${c.words.length > 160 ? `${c.words.slice(0, 157)}...` : c.words}`);
+    if (c.known) lines.push(`        already in the regression corpus: ${c.known}`);
+  }
+  if (summary.causes.length > shown.length) lines.push(`  ... and ${summary.causes.length - shown.length} more cause(s) in ${join(out, 'summary.json')}`);
+  lines.push(`  symptoms (buckets) per cause: ${join(out, 'summary.json')}; reproducers: ${join(out, '<pair>', 'causes', '<id>', 'min.txt')}`);
+  return lines.join('\n');
+}
+
 interface FuzzOpts {
+  corpus?: string[]; causeSamples?: string; triage?: boolean; focus?: boolean;
   pair?: string; versions?: string; seed?: string; runs?: string; duration?: string; out: string;
   maxLen: string; samples: string; minimize: boolean; workers?: string; resume?: boolean; hangTimeout: string;
   models?: string[]; laneHeapMb: string;
@@ -198,10 +219,13 @@ async function cmdFuzz(io: Io, opts: FuzzOpts): Promise<number> {
       out: opts.out, maxLen, samplesPerBucket: samples, corpusCap: 2000, hangMs, minimize: opts.minimize,
       resume: opts.resume ?? false, laneHeapMb: parseCount('--lane-heap-mb', opts.laneHeapMb, 64),
       log: (l) => io.out(l), status: (l) => io.out(l), stop, isTTY: process.stdout.isTTY === true,
+      corpus: opts.corpus?.length ? opts.corpus : existsSync('corpus') ? ['corpus'] : [],
+      causeSamples: opts.causeSamples === undefined ? undefined : parseCount('--cause-samples', opts.causeSamples),
+      triage: opts.triage !== false, focus: opts.focus !== false,
     });
     const report = await reportAtEnd(io, opts.out, opts.models);
-    io.out(`DONE: ${summary.execs} execs, ${summary.buckets.length} bucket(s), stopped by ${summary.stopped}${summary.lostBatches ? `, ${summary.lostBatches} lost batch(es)` : ''}`);
-    for (const b of summary.buckets) io.out(`  ${b.id}  x${b.count}  ${b.minimizedLength ?? '?'} events  ${b.words}`);
+    io.out(`DONE: ${summary.execs} execs, ${summary.causes.length} cause(s) behind ${summary.buckets.length} bucket(s), stopped by ${summary.stopped}${summary.lostBatches ? `, ${summary.lostBatches} lost batch(es)` : ''}`);
+    io.out(formatCauses(summary, opts.out));
     if (report) io.out(`report: ${report} (open it in a browser)`);
   } finally {
     process.off('SIGINT', onInt);
@@ -294,17 +318,29 @@ async function cmdReplay(io: Io, paths: string[], opts: ReplayOpts): Promise<num
   return n('error') ? EXIT.BAD_INPUT : n('fail') ? EXIT.FINDINGS : EXIT.OK;
 }
 
-interface PromoteOpts { corpus: string; pair?: string; versions?: string; name?: string; models?: string[] }
+interface PromoteOpts { corpus: string; pair?: string; versions?: string; name?: string; models?: string[]; from: string }
+
+/** A cause id (12 hex digits) names <from>/<pair>/causes/<id>/: the one directory that has it. */
+function findCauseDir(id: string, from: string): string | null {
+  if (!/^[0-9a-f]{12}$/.test(id) || existsSync(id)) return null;
+  const hits = existsSync(from)
+    ? readdirSync(from, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(from, d.name, CAUSES_DIR, id)).filter((p) => existsSync(p))
+    : [];
+  if (!hits.length) throw new InputError(`${id}: no cause with this id under ${from}/*/${CAUSES_DIR}/ (give --from the fuzz run's --out)`);
+  if (hits.length > 1) throw new InputError(`${id}: in several runs (${hits.join(', ')}); give the directory itself`);
+  return hits[0]!;
+}
 
 /** Copies a minimized reproducer (or a stream with its observed outcome) into the regression corpus. */
 async function cmdPromote(io: Io, target: string, opts: PromoteOpts): Promise<number> {
   let entry: CorpusEntry;
   let name: string;
+  target = findCauseDir(target, opts.from) ?? target;
   if (existsSync(target) && statSync(target).isDirectory()) {
     const min = join(target, 'min.msgpack');
     if (!existsSync(min)) throw new InputError(`${target}: no min.msgpack; minimize it first (svmfuzz minimize ${target})`);
     entry = readEntryFile(min);
-    name = opts.name ?? `${entry.pair}-${entry.expected.outcome === 'diverges' ? entry.expected.signatureId : 'equal'}`;
+    name = opts.name ?? (entry.cause ? `${entry.pair}-cause-${entry.cause.id}` : `${entry.pair}-${entry.expected.outcome === 'diverges' ? entry.expected.signatureId : 'equal'}`);
   } else if (target.endsWith('.txt')) {
     const reg = await loadRegistry(opts.models);
     if (opts.pair === undefined && opts.versions === undefined) throw new InputError('promote <stream.txt> needs --pair P or --versions A,B');
@@ -324,8 +360,9 @@ async function cmdPromote(io: Io, target: string, opts: PromoteOpts): Promise<nu
   writeFileAtomic(join(opts.corpus, `${name}.txt`), printStream({ config: entry.config, events: entry.events }, [
     `svmfuzz regression entry: ${entry.pair} (${entry.left.id} [${entry.left.patches.join(' ')}] vs ${entry.right.id} [${entry.right.patches.join(' ')}])`,
     `expected: ${outcome}`,
+    ...(entry.cause ? [`cause ${entry.cause.id}: ${entry.cause.function} [${entry.cause.patches.join('+')}]`] : []),
   ]));
-  io.out(`promoted ${target} -> ${file} (expected: ${outcome})`);
+  io.out(`promoted ${target} -> ${file} (expected: ${outcome}${entry.cause ? `; reproduces cause ${entry.cause.id}: ${entry.cause.function} [${entry.cause.patches.join('+')}]` : ''})`);
   return EXIT.OK;
 }
 
@@ -435,6 +472,10 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .option('--resume', 'continue the stopped or killed campaign in --out')
     .option('--hang-timeout <D>', 'time budget of a chunk of 256 executions; beyond it the stream is a hang', '2s')
     .option('--lane-heap-mb <N>', 'heap limit of a lane thread', '2048')
+    .option('--corpus <DIR>', 'regression corpus: causes it reproduces are marked known (repeatable; default corpus/ when present)', collect, [])
+    .option('--cause-samples <N>', 'symptom samples stored per cause over all its symptoms (default 8 x --samples)')
+    .option('--no-triage', 'do not triage symptoms to causes (for measuring what triage costs)')
+    .option('--no-focus', 'do not run every other execution on the pair without the known causes\' patches')
     .addOption(modelsOption())
     .action(async (opts) => setCode(await cmdFuzz(io, opts)));
   program.command('minimize')
@@ -452,7 +493,8 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .action(async (paths, opts) => setCode(await cmdReplay(io, paths, opts)));
   program.command('promote')
     .description('copy a minimized reproducer (bucket dir) or a stream with its observed outcome (.txt) into the regression corpus')
-    .argument('<source>', 'a bucket directory, or a stream .txt (with --pair/--versions)')
+    .argument('<source>', 'a bucket or cause directory, a cause id (found under --from), or a stream .txt (with --pair/--versions)')
+    .option('--from <DIR>', 'where a cause id is looked up: the fuzz run directory', 'crashes')
     .option('--corpus <DIR>', 'the regression corpus directory', 'corpus')
     .option('--name <N>', 'entry file name (without extension)')
     .addOption(new Option('--pair <P>', 'for a .txt: the pair to record the outcome on'))

@@ -4,6 +4,7 @@ import { register } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BUILTIN_VERSIONS, BUILTIN_PAIRS, defineVersion, definePair, type Version, type Pair } from './svm/versions.js';
+import type { Patch } from './svm/patches.js';
 import { defaultConfig, type SvmConfig } from './svm/config.js';
 
 export class RegistryError extends Error {}
@@ -40,9 +41,46 @@ export class Registry {
   }
 
   version(id: string): Version {
-    const v = this.versions.get(id);
-    if (!v) throw new RegistryError(`unknown version '${id}' (known: ${[...this.versions.keys()].join(', ')})`);
+    const v = this.versions.get(id) ?? this.derived(id);
+    if (!v) throw new RegistryError(`unknown version '${id}' (known: ${[...this.versions.keys()].join(', ')}; or VERSION+PATCH-PATCH...)`);
     return v;
+  }
+
+  private readonly derivedCache = new Map<string, Version>();
+
+  /**
+   * A derived version: a known version with patches added (`+id`) or removed (`-id`), e.g.
+   * `v6.7+72046d0a` (what triage and focused campaigns run; their entries name it). Patch
+   * ids are those of any known version.
+   */
+  private derived(id: string): Version | undefined {
+    const hit = this.derivedCache.get(id);
+    if (hit) return hit;
+    const patches = new Map<string, Patch>();
+    for (const v of this.versions.values()) for (const p of v.patches) patches.set(p.id, p);
+    const ids = [...patches.keys()].sort((a, b) => b.length - a.length);
+    const parse = (rest: string): [string, Patch][] | null => {
+      if (!rest) return [];
+      const op = rest[0]!;
+      if (op !== '+' && op !== '-') return null;
+      for (const pid of ids) {
+        if (!rest.startsWith(pid, 1)) continue;
+        const more = parse(rest.slice(1 + pid.length));
+        if (more) return [[op, patches.get(pid)!], ...more];
+      }
+      return null;
+    };
+    for (const base of [...this.versions.values()].sort((a, b) => b.id.length - a.id.length)) {
+      if (!id.startsWith(base.id) || id.length === base.id.length) continue;
+      const steps = parse(id.slice(base.id.length));
+      if (!steps) continue;
+      let list: Patch[] = [...base.patches];
+      for (const [op, p] of steps) list = op === '-' ? list.filter((x) => x.id !== p.id) : [...list.filter((x) => x.id !== p.id), p];
+      const v = defineVersion({ id, description: `${base.id} with ${steps.map(([op, p]) => `${op}${p.id}`).join(' ')}`, patches: list });
+      this.derivedCache.set(id, v);
+      return v;
+    }
+    return undefined;
   }
 
   pair(id: string): Pair {

@@ -11,6 +11,8 @@
 //   minimize time and final length of each seed bucket's reproducer: ours vs fast-check's shrinker
 //   replay   entries/s over a synthetic 10,000-entry corpus
 //   memory   RSS at start and after a 60 s campaign
+//   triage   the same campaign with and without triage: steady exec/s, and the share of its
+//            wall time spent triaging symptoms and minimizing cause reproducers
 // Usage: npm run bench -- [--sections a,b] [--seconds N] [--pairs a,b] [--seeds N]
 //        [--budget S] [--json FILE]
 
@@ -40,7 +42,7 @@ const CLI = fileURLToPath(new URL('../harness/cli.js', import.meta.url));
 
 interface Args { sections: string[]; seconds: number; pairs: string[]; seeds: number; budget: number; json: string | null }
 
-const ALL_SECTIONS = ['ceiling', 'engine', 'scaling', 'ttfd', 'minimize', 'replay', 'memory'];
+const ALL_SECTIONS = ['ceiling', 'engine', 'scaling', 'ttfd', 'minimize', 'replay', 'memory', 'triage'];
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { sections: ALL_SECTIONS, seconds: 5, pairs: ['vnmi-iret', 'sti-shadow', 'all'], seeds: 10, budget: 20, json: null };
@@ -103,6 +105,34 @@ function campaignRate(pair: string, workers: number, seconds: number): number {
   const a = lines[1] ?? lines[0]!;
   const b = lines.at(-1)!;
   return Math.round(((b.execs - a.execs) * 1000) / Math.max(1, b.elapsedMs - a.elapsedMs));
+}
+
+/**
+ * What triage costs a campaign: the same campaign (2 lanes, --seed 1, --duration) with and
+ * without triage, side by side. Steady exec/s from stats.jsonl (the lanes must not slow
+ * down), and the share of the campaign's wall time the supervisor spent triaging new
+ * symptoms and minimizing cause reproducers (summary.json's `triage`).
+ */
+function triageCost(pair: string, seconds: number): Record<string, number> {
+  const one = (extra: string[]) => {
+    const out = mkdtempSync(join(tmpdir(), 'svmfuzz-bench-'));
+    const r = spawnSync(process.execPath, [CLI, 'fuzz', '--pair', pair, '--workers', '2', '--seed', '1', '--duration', `${seconds}s`, '--out', out, ...extra], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`bench: fuzz failed: ${r.stderr}`);
+    const lines = readFileSync(join(out, 'stats.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { execs: number; elapsedMs: number });
+    const a = lines[1] ?? lines[0]!;
+    const b = lines.at(-1)!;
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { durationMs: number; buckets: unknown[]; causes: unknown[]; triage: { symptoms: number; ms: number; minimizeMs: number } };
+    return { rate: Math.round(((b.execs - a.execs) * 1000) / Math.max(1, b.elapsedMs - a.elapsedMs)), summary };
+  };
+  const on = one([]);
+  const off = one(['--no-triage']);
+  const t = on.summary.triage;
+  return {
+    execPerSecWithTriage: on.rate, execPerSecWithout: off.rate, execRatio: +(on.rate / Math.max(1, off.rate)).toFixed(3),
+    symptoms: t.symptoms, causes: on.summary.causes.length, buckets: on.summary.buckets.length,
+    triageMs: t.ms, causeMinimizeMs: t.minimizeMs, durationMs: on.summary.durationMs,
+    triageShare: +(t.ms / on.summary.durationMs).toFixed(4), triageAndCauseMinimizeShare: +((t.ms + t.minimizeMs) / on.summary.durationMs).toFixed(4),
+  };
 }
 
 /** The seed buckets, by signature without the pair label. */
@@ -388,6 +418,17 @@ async function main(): Promise<void> {
   if (args.sections.includes('replay')) {
     result.replay = replayBench();
     log(`replay: ${JSON.stringify(result.replay)}`);
+  }
+  if (args.sections.includes('triage')) {
+    const per: Record<string, unknown> = {};
+    for (const pair of args.pairs) {
+      const t = triageCost(pair, Math.max(20, args.seconds * 4));
+      per[pair] = t;
+      ratios.triageExecRatio = Math.min(ratios.triageExecRatio ?? Infinity, t.execRatio!);
+      ratios.triageShare = Math.max(ratios.triageShare ?? 0, t.triageShare!);
+      log(`triage ${pair}: ${JSON.stringify(t)}`);
+    }
+    result.triage = per;
   }
   if (args.sections.includes('memory')) {
     result.memory = memory(60);

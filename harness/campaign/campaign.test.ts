@@ -44,8 +44,14 @@ describe('campaign with worker lanes', () => {
     for (const out of [a, b]) expect(run('fuzz', '--pair', 'all', '--workers', '2', '--seed', '11', '--runs', '12000', '--out', out).code).toBe(0);
     const ids = (out: string) => json(join(out, 'summary.json')).buckets.map((x: { id: string; count: number }) => `${x.id}:${x.count}`).sort();
     expect(ids(a)).toEqual(ids(b));
-    for (const id of readdirSync(join(a, 'all'))) {
+    for (const id of readdirSync(join(a, 'all')).filter((d) => d !== 'causes')) {
       expect(readFileSync(join(a, 'all', id, 'min.msgpack')).equals(readFileSync(join(b, 'all', id, 'min.msgpack')))).toBe(true);
+    }
+    // Causes too: the same ids, and byte-identical cause reproducers, with two lanes.
+    const causes = (out: string) => json(join(out, 'summary.json')).causes.map((c: { id: string }) => c.id);
+    expect(causes(a)).toEqual(causes(b));
+    for (const id of causes(a)) {
+      expect(readFileSync(join(a, 'all', 'causes', id, 'min.msgpack')).equals(readFileSync(join(b, 'all', 'causes', id, 'min.msgpack')))).toBe(true);
     }
   });
 
@@ -56,7 +62,7 @@ describe('campaign with worker lanes', () => {
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
     const before = json(join(out, 'campaign.json'));
-    const bucketsBefore = readdirSync(join(out, 'all'));
+    const bucketsBefore = readdirSync(join(out, 'all')).filter((d) => d !== 'causes');
     // Every entry the killed campaign left decodes (atomic writes: no half-written file).
     for (const id of bucketsBefore) {
       const dir = join(out, 'all', id);
@@ -105,6 +111,10 @@ describe('faults in user models', () => {
     expect(t1.firstDivergence.error).toMatch(/BUG: example fault/);
     const t2 = run('trace', join(hanging.dir, 'min.msgpack'), '--models', models, '--json');
     expect(JSON.parse(t2.out).firstDivergence.kind).toBe('hang');
+    // Triage: a throw and a hang are caused by the innermost table function open at that moment.
+    const causeOf = (b: { cause: string }) => s.causes.find((c: { id: string }) => c.id === b.cause);
+    expect(causeOf(throwing)).toMatchObject({ kind: 'throw', function: 'svm_inject_irq', patches: ['example-bug-irq-ec'] });
+    expect(causeOf(hanging)).toMatchObject({ kind: 'hang', function: 'iret_interception', patches: ['example-hang-l2-iret'] });
   }, 60_000);
 
   it('a model that kills its thread: lanes are replaced, lost batches counted, the campaign goes on', () => {

@@ -21,7 +21,7 @@ import { Piscina } from 'piscina';
 import { makeModel } from '../../models/svm/model.js';
 import type { Selection } from '../../models/registry.js';
 import { makeEntry, type BatchReport, type Finding } from '../engine/lane.js';
-import { CrashStore } from '../store/crashes.js';
+import { CrashStore, segment } from '../store/crashes.js';
 import { DirLock, writeFileAtomic } from '../store/fsutil.js';
 import { minimize, simpler } from '../engine/minimize.js';
 import { signatureOracle } from '../engine/oracle.js';
@@ -30,6 +30,9 @@ import { readEntryFile } from '../store/codec.js';
 import { printStream, type Stream } from '../text/text.js';
 import type { CorpusEntry } from '../store/entry.js';
 import type { LaneInit, LaneRequest, LaneResponse, SharedInput } from './protocol.js';
+import { CauseBook, type CauseSummary } from '../triage/causes.js';
+import { focusLabel, focusPatches } from '../triage/focus.js';
+import { applyPatches } from '../triage/attribute.js';
 
 export interface CampaignOptions {
   selection: Selection & { right: NonNullable<Selection['right']> };
@@ -56,6 +59,14 @@ export interface CampaignOptions {
   /** Set to true (e.g. by SIGINT) to finish the current round and stop cleanly. */
   stop?: { requested: boolean };
   isTTY?: boolean;
+  /** Regression corpus paths: a cause an entry there reproduces is marked known. */
+  corpus?: string[];
+  /** Symptom samples stored per cause, over all its symptoms (each symptom keeps one at least). */
+  causeSamples?: number;
+  /** Triage every new symptom to its cause (default true; off only to measure its cost). */
+  triage?: boolean;
+  /** Run every other execution on the pair without the known causes' patches (default true; see triage/focus.ts). */
+  focus?: boolean;
 }
 
 export interface BucketSummary {
@@ -68,6 +79,11 @@ export interface BucketSummary {
   firstSeen: { execs: number; ms: number; seed: number; lane: number; iteration: number };
   minimizedLength: number | null;
   dir: string;
+  /** The cause it is a symptom of (null until triaged). */
+  cause: string | null;
+  /** intended: every differing field lies in the responsible patches' declared scope. */
+  verdict?: 'intended' | 'collateral';
+  outOfScope?: string[];
 }
 
 export interface CampaignSummary {
@@ -83,7 +99,11 @@ export interface CampaignSummary {
   corpus: number;
   lostBatches: number;
   stopped: 'runs' | 'duration' | 'signal';
+  /** What changed and why: one entry per cause, new ones first, each with its symptoms. */
+  causes: CauseSummary[];
   buckets: BucketSummary[];
+  /** The cost of triage: symptoms triaged, their milliseconds, and the cause minimizations'. */
+  triage: { symptoms: number; ms: number; minimizeMs: number };
 }
 
 /** The resumable part of a campaign (campaign.json), rewritten atomically every second or two. */
@@ -99,6 +119,7 @@ export interface CampaignState {
   laneIterations: number[];
   lostBatches: number;
   buckets: BucketSummary[];
+  causes?: CauseSummary[];
 }
 
 /**
@@ -162,10 +183,20 @@ class Campaign {
   private coverage = 0;
   private readonly start = Date.now();
   private lastNew = Date.now();
+  private readonly book: CauseBook;
+  /** The patches the focused pair neutralises (empty: no focused pair yet). */
+  private focus: string[] = [];
+  /** The pairs findings come from: the campaign's own and its focused ones, by label. */
+  private readonly selections = new Map<string, CampaignOptions['selection']>();
 
   constructor(private readonly o: CampaignOptions) {
     this.sel = o.selection;
     this.store = new CrashStore(o.out, { samplesPerBucket: o.samplesPerBucket });
+    this.book = new CauseBook({
+      label: this.sel.label, left: this.sel.left, right: this.sel.right, hangMs: o.hangMs, store: this.store,
+      cap: o.causeSamples ?? 8 * o.samplesPerBucket, log: o.log,
+    });
+    this.selections.set(this.sel.label, this.sel);
     this.laneIterations = Array.from({ length: o.workers }, () => 0);
     this.pendingShare = Array.from({ length: o.workers }, () => []);
   }
@@ -177,7 +208,7 @@ class Campaign {
   private laneInit(lane: number, epoch: number): LaneInit {
     const o = this.o;
     const knownSamples: Record<string, number> = {};
-    for (const b of this.store.listBuckets(this.sel.label)) knownSamples[b.id] = b.samples;
+    for (const b of this.ownBuckets()) knownSamples[b.id] = b.samples;
     return {
       lane, epoch, seed: o.seed, pair: this.sel.label, left: this.sel.left.id, right: this.sel.right.id,
       modelFiles: o.modelFiles, config: this.sel.config, maxLen: o.maxLen, samplesPerBucket: o.samplesPerBucket,
@@ -213,9 +244,10 @@ class Campaign {
     this.elapsedBefore = st.elapsedMs;
     this.lostBatches = st.lostBatches;
     this.laneIterations = Array.from({ length: o.workers }, (_, i) => st.laneIterations[i] ?? Math.max(0, ...st.laneIterations));
-    for (const b of st.buckets) this.buckets.set(b.id, { summary: b, first: null });
+    for (const b of st.buckets) this.buckets.set(b.id, { summary: { ...b, cause: b.cause ?? null }, first: null });
+    for (const c of st.causes ?? []) this.book.restore(c);
     // Buckets written after the last state save (a kill in between) are on disk only.
-    for (const b of this.store.listBuckets(this.sel.label)) {
+    for (const b of this.ownBuckets()) {
       const known = this.buckets.get(b.id);
       if (known) {
         if (b.minimized && known.summary.minimizedLength === null) known.summary.minimizedLength = readEntryFile(join(b.dir, 'min.msgpack')).events.length;
@@ -236,16 +268,27 @@ class Campaign {
       }
       if (first.expected.outcome !== 'diverges') continue;
       const d = first.divergence!;
+      this.selectionOf(first.pair);
       const words = existsSync(join(b.dir, 'description.txt')) ? readFileSync(join(b.dir, 'description.txt'), 'utf8').split('\n')[0]! : first.expected.signature;
       this.buckets.set(b.id, {
         first,
         summary: {
           id: b.id, signature: first.expected.signature, words, kind: d.kind, event: d.event, count: b.samples,
           firstSeen: { execs: this.execs, ms: this.elapsedBefore, seed: o.seed, lane: first.origin?.lane ?? 0, iteration: first.origin?.iteration ?? 0 },
-          minimizedLength: b.minimized ? readEntryFile(join(b.dir, 'min.msgpack')).events.length : null, dir: b.dir,
+          minimizedLength: b.minimized ? readEntryFile(join(b.dir, 'min.msgpack')).events.length : null, dir: b.dir, cause: null,
         },
       });
       if (!b.minimized) this.toMinimize.push({ id: b.id, entry: null });
+    }
+    // Symptoms without a cause (found after the last state save): triage them now.
+    for (const [id, b] of this.buckets) {
+      if (b.summary.cause !== null) {
+        const c = this.book.causes.get(b.summary.cause);
+        if (c && c.reproducer.length === null) this.book.requeue(c.id, b.first ?? readEntryFile(join(b.summary.dir, 'samples', '0000.msgpack')));
+        continue;
+      }
+      const first = b.first ?? readEntryFile(join(b.summary.dir, 'samples', '0000.msgpack'));
+      this.setCause(b.summary, this.book.attach(id, first, b.summary.firstSeen, b.summary.count, b.summary.count > 0 ? 1 : 0).cause);
     }
     if (existsSync(this.corpusPath)) {
       try {
@@ -261,7 +304,7 @@ class Campaign {
     const st: CampaignState = {
       schema: 1, seed: this.o.seed, pair: this.sel.label, left: this.sel.left.id, right: this.sel.right.id,
       workers: this.o.workers, execs: this.execs, elapsedMs: this.elapsed, laneIterations: this.laneIterations,
-      lostBatches: this.lostBatches, buckets: this.summaries(),
+      lostBatches: this.lostBatches, buckets: this.summaries(), causes: this.book.summaries(),
     };
     if (withCorpus) writeFileAtomic(this.corpusPath, packr.pack(this.corpus));
     writeFileAtomic(this.statePath, JSON.stringify(st) + '\n');
@@ -275,7 +318,10 @@ class Campaign {
   private absorb(lane: number, r: BatchReport): void {
     for (const [id, n] of Object.entries(r.counts)) {
       const b = this.buckets.get(id);
-      if (b) b.summary.count += n;
+      if (b) {
+        b.summary.count += n;
+        this.book.count(b.summary.cause, n);
+      }
     }
     for (const f of r.findings) this.finding(lane, f, r.counts[f.signature.id] ?? 1);
     for (const input of r.newInputs) {
@@ -287,11 +333,18 @@ class Campaign {
 
   private finding(lane: number, f: Finding, count: number): void {
     const { signature: sig, entry } = f;
-    const { path, isNew } = this.store.addSample(sig.id, `${sig.words}\n\n${sig.text}\n`, entry);
-    if (this.buckets.has(sig.id)) {
-      if (path) this.toMinimize.push({ id: sig.id, entry });
+    const known = this.buckets.get(sig.id);
+    if (known) {
+      // Disk stays bounded over a night: a cause keeps a capped number of samples over all its symptoms.
+      if (!this.book.hasRoom(known.summary.cause)) return;
+      const { path } = this.store.addSample(sig.id, `${sig.words}\n\n${sig.text}\n`, entry);
+      if (path) {
+        this.book.noteSample(known.summary.cause);
+        this.toMinimize.push({ id: sig.id, entry });
+      }
       return;
     }
+    const { path, isNew } = this.store.addSample(sig.id, `${sig.words}\n\n${sig.text}\n`, entry);
     const iteration = entry.origin?.iteration ?? 0;
     // Counting the round's executions lane after lane: the campaign total so far plus
     // this lane's executions in this batch up to the finding.
@@ -301,13 +354,56 @@ class Campaign {
       summary: {
         id: sig.id, signature: sig.text, words: sig.words, kind: entry.divergence!.kind, event: entry.divergence!.event, count,
         firstSeen: { execs: at, ms: this.elapsed, seed: this.o.seed, lane, iteration },
-        minimizedLength: null, dir: this.store.bucketDir(this.sel.label, sig.id),
+        minimizedLength: null, dir: this.store.bucketDir(entry.pair, sig.id), cause: null,
       },
     });
     this.lastNew = Date.now();
     const lineage = entry.origin?.lineage ?? [];
     this.o.log(`NEW_BUCKET ${sig.id} ${sig.words} (lane ${lane} iteration ${iteration}, ${entry.events.length} events, MS: ${lineage.length} ${lineage.join('-')}${isNew ? '' : ', bucket already on disk'})`);
+    const b = this.buckets.get(sig.id)!;
+    // Triage once per new symptom, here and now: deterministic, and a few ms.
+    if (this.o.triage !== false) this.setCause(b.summary, this.book.attach(sig.id, entry, b.summary.firstSeen, count, path ? 1 : 0).cause);
     this.toMinimize.push({ id: sig.id, entry });
+  }
+
+  /** The buckets of this campaign on disk: its pair's and its focused pairs'. */
+  private ownBuckets(): ReturnType<CrashStore['listBuckets']> {
+    const own = segment(this.sel.label);
+    const focused = segment(focusLabel(this.sel.label, []));
+    return this.store.listBuckets().filter((b) => b.pair === own || b.pair.startsWith(focused));
+  }
+
+  /** The selection a finding's pair label names: the campaign's, or a focused pair (rebuilt from its label). */
+  private selectionOf(label: string): CampaignOptions['selection'] {
+    let sel = this.selections.get(label);
+    if (!sel) {
+      const prefix = focusLabel(this.sel.label, []);
+      if (!label.startsWith(prefix)) throw new Error(`a finding of pair '${label}' in a campaign of '${this.sel.label}'`);
+      const left = applyPatches(this.sel.left, this.sel.right, new Set(label.slice(prefix.length).split('+')));
+      sel = { ...this.sel, label, left };
+      this.selections.set(label, sel);
+      this.book.addPair(label, left, this.sel.right);
+    }
+    return sel;
+  }
+
+  /** Recomputes the focused pair from the causes found so far (at round boundaries: deterministic). */
+  private refocus(): void {
+    if (this.o.focus === false) return;
+    const next = focusPatches(this.sel.left, this.sel.right, this.book.causes.values());
+    if (next.join('+') === this.focus.join('+')) return;
+    this.focus = next;
+    if (next.length) {
+      const label = focusLabel(this.sel.label, next);
+      this.selectionOf(label);
+      this.o.log(`FOCUS ${label}: every other execution runs ${this.selections.get(label)!.left.id} vs ${this.sel.right.id}, so the changes of the known causes (${next.join(', ')}) no longer diverge there`);
+    }
+  }
+
+  private setCause(b: BucketSummary, c: { id: string; verdict: 'intended' | 'collateral'; outOfScope: string[] }): void {
+    b.cause = c.id;
+    b.verdict = c.verdict;
+    b.outOfScope = c.outOfScope;
   }
 
   /** Minimizes queued buckets on the main thread while the lanes run their batches. */
@@ -317,7 +413,7 @@ class Campaign {
       const b = this.buckets.get(id)!;
       const sample = queued ?? b.first ?? readEntryFile(join(b.summary.dir, 'samples', '0000.msgpack'));
       try {
-        const { entry, text, result } = minimizeEntry(sample, this.sel, this.o.hangMs);
+        const { entry, text, result } = minimizeEntry(sample, this.selectionOf(sample.pair), this.o.hangMs);
         const best = this.minimized.get(id);
         const stream = { config: entry.config, events: entry.events };
         if (best && !simpler(stream, best)) continue;
@@ -329,12 +425,14 @@ class Campaign {
         this.o.log(`MINIMIZE_FAILED ${id}: ${(err as Error).message}`);
       }
     }
+    // Then the causes' reproducers, each starting from a symptom's minimized stream when it has one.
+    while (this.o.minimize && this.book.pending && Date.now() < deadline) this.book.minimizeNext((id) => this.minimized.get(id));
   }
 
   private statusLine(tag: string): string {
     const ms = Math.max(1, Date.now() - this.start);
     const rate = Math.round((this.sessionExecs * 1000) / ms);
-    const line = `#${this.execs}\t${tag} cov: ${this.coverage} corp: ${this.corpus.length} exec/s: ${rate} buckets: ${this.buckets.size} last-new: ${Math.round((Date.now() - this.lastNew) / 1000)}s`;
+    const line = `#${this.execs}\t${tag} cov: ${this.coverage} corp: ${this.corpus.length} exec/s: ${rate} causes: ${this.book.causes.size} buckets: ${this.buckets.size} last-new: ${Math.round((Date.now() - this.lastNew) / 1000)}s`;
     const o = this.o;
     if (!o.isTTY || tag.trim() === 'DONE') return line;
     const frac = o.runs !== null ? this.execs / o.runs : o.durationMs !== null ? this.elapsed / o.durationMs : null;
@@ -349,7 +447,7 @@ class Campaign {
     const rec = {
       t: new Date().toISOString(), elapsedMs: this.elapsed, execs: this.execs,
       execPerSec: Math.round((this.sessionExecs * 1000) / Math.max(1, Date.now() - this.start)),
-      coverage: this.coverage, corpus: this.corpus.length, buckets: this.buckets.size,
+      coverage: this.coverage, corpus: this.corpus.length, buckets: this.buckets.size, causes: this.book.causes.size,
       sinceLastBucketMs: Date.now() - this.lastNew, lostBatches: this.lostBatches,
       rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
       lanes: slots.map((s, i) => ({ lane: i, execs: s.execs, execPerSec: Math.round(s.rate), rssMb: Math.round(s.rss / 2 ** 20) })),
@@ -367,6 +465,7 @@ class Campaign {
 
   async run(): Promise<CampaignSummary> {
     const o = this.o;
+    if (o.corpus?.length) o.log(`KNOWN ${this.book.loadKnown(o.corpus)} cause(s) reproduced by the regression corpus (${o.corpus.join(', ')})`);
     if (o.resume) this.resume();
     const deadline = o.durationMs === null ? Infinity : this.start + o.durationMs;
     const slots: LaneSlot[] = Array.from({ length: o.workers }, () => ({ pool: this.newPool(), epoch: 0, execs: 0, rate: 0, rss: 0, cap: Infinity }));
@@ -381,6 +480,7 @@ class Campaign {
     let dispatched = this.execs;
     const dispatch = (): { tasks: Promise<LaneResponse | null>[]; t0: number } | null => {
       if (o.stop?.requested || Date.now() >= deadline) return null;
+      this.refocus();
       const left = o.runs === null ? Infinity : o.runs - dispatched;
       if (left <= 0) return null;
       const per = o.runs === null ? Number.MAX_SAFE_INTEGER : Math.min(ROUND_RUNS, Math.ceil(left / o.workers));
@@ -388,7 +488,7 @@ class Campaign {
       const tasks = slots.map((slot, lane) => {
         const runs = Math.min(slot.cap, Math.max(0, Math.min(per, left - per * lane)));
         dispatched += runs;
-        const req: LaneRequest = { type: 'batch', lane, epoch: slot.epoch, runs, deadline: roundDeadline, shared: this.pendingShare[lane]! };
+        const req: LaneRequest = { type: 'batch', lane, epoch: slot.epoch, runs, deadline: roundDeadline, shared: this.pendingShare[lane]!, focus: this.focus };
         this.pendingShare[lane] = [];
         return runs > 0 ? (slot.pool.run(req) as Promise<LaneResponse>) : Promise.resolve(null);
       });
@@ -454,12 +554,14 @@ class Campaign {
     this.saveState(true);
     this.stats(slots);
     o.status(this.statusLine('DONE '));
+    const t = this.book.cost;
     const summary: CampaignSummary = {
       schema: 1, seed: o.seed, pair: this.sel.label,
       left: { id: this.sel.left.id, patches: this.sel.left.patches.map((p) => p.id) },
       right: { id: this.sel.right.id, patches: this.sel.right.patches.map((p) => p.id) },
       workers: o.workers, execs: this.execs, durationMs: this.elapsed, coverage: this.coverage, corpus: this.corpus.length,
-      lostBatches: this.lostBatches, stopped, buckets: this.summaries(),
+      lostBatches: this.lostBatches, stopped, causes: this.book.summaries(), buckets: this.summaries(),
+      triage: { symptoms: t.runs, ms: Math.round(t.ms), minimizeMs: Math.round(this.book.minimizeMs) },
     };
     o.log(`SUMMARY ${this.store.writeSummary(summary)}`);
     return summary;

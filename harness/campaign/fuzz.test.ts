@@ -18,7 +18,7 @@ describe('svmfuzz fuzz', () => {
     const r = run('fuzz', '--pair', 'vnmi-iret', '--seed', '1', '--runs', '5000', '--out', out);
     expect(r.code).toBe(0);
     expect(r.out.split('\n')[0]).toBe('INFO: seed: 1');
-    expect(r.out).toMatch(/^#\d+\s+DONE\s+cov: \d+ corp: \d+ exec\/s: \d+ buckets: \d+ last-new: \d+s$/m);
+    expect(r.out).toMatch(/^#\d+\s+DONE\s+cov: \d+ corp: \d+ exec\/s: \d+ causes: \d+ buckets: \d+ last-new: \d+s$/m);
     const s = summaryOf(out);
     expect(s.execs).toBe(5000);
     expect(s.seed).toBe(1);

@@ -33,7 +33,7 @@ export interface LaneInit {
 
 export type LaneRequest =
   | { type: 'init'; init: LaneInit }
-  | { type: 'batch'; lane: number; epoch: number; runs: number; deadline: number; shared: SharedInput[] };
+  | { type: 'batch'; lane: number; epoch: number; runs: number; deadline: number; shared: SharedInput[]; focus: string[] };
 
 export type LaneResponse =
   | { type: 'ready'; lane: number; epoch: number; coverage: number; corpus: number }

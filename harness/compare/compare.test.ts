@@ -28,11 +28,11 @@ describe('attribution', () => {
 });
 
 describe('svmfuzz compare', () => {
-  it('v6.7 vs v6.14: the two seed behaviours are intended, each from its own patch', () => {
+  it('v6.7 vs v6.14: the two seed causes are intended, each from its own patch and function', () => {
     const out = tmp();
     const r = run('compare', 'v6.7', 'v6.14', '--runs', '20000', '--workers', '1', '--seed', '1', '--out', out);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^INTENDED \(inside the responsible patch's declared scope\): 72046d0a, be45bc4e$/m);
+    expect(r.out).toMatch(/^INTENDED \(the change the responsible patches declare\): 2 cause\(s\)$/m);
     const j = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8'));
     expect(j.patches).toEqual({ added: ['72046d0a', 'be45bc4e'], removed: [] });
     const bySig = (body: string) => j.buckets.find((b: { signature: string }) => b.signature.endsWith(body));
@@ -43,11 +43,21 @@ describe('svmfuzz compare', () => {
     expect(seed1.reproducer.length).toBeLessThanOrEqual(4);
     // The corpus was replayed first: its seed entries diverge on v6.7 vs v6.14.
     expect(j.corpus.diverging).toBeGreaterThanOrEqual(4);
-    expect(j.behaviours.filter((g: { verdict: string; patches: string[] }) => g.verdict === 'intended' && g.patches.length === 1)
-      .map((g: { patches: string[] }) => g.patches[0]).sort()).toEqual(['72046d0a', 'be45bc4e']);
+    const intended = j.causes.filter((c: { verdict: string }) => c.verdict === 'intended');
+    expect(intended.map((c: { function: string; patches: string[] }) => `${c.function}:${c.patches.join('+')}`).sort())
+      .toEqual(['svm_inject_nmi:72046d0a', 'svm_vcpu_enter_exit:be45bc4e']);
+    // Every bucket is the symptom of a listed cause; the seeds' buckets of their seed's cause.
+    const byCause = new Map(j.causes.map((c: { id: string; function: string }) => [c.id, c.function]));
+    expect(byCause.get(seed1.cause)).toBe('svm_inject_nmi');
+    expect(byCause.get(seed2.cause)).toBe('svm_vcpu_enter_exit');
+    for (const b of j.buckets) expect(byCause.has(b.cause)).toBe(true);
+    // Collateral causes are few and named by function: the WARN 72046d0a makes reachable is one.
+    const collateral = j.causes.filter((c: { verdict: string }) => c.verdict === 'collateral');
+    expect(collateral.length).toBeLessThanOrEqual(3);
+    for (const c of collateral) expect(c.function).toMatch(/^[a-z_0-9]+$/);
   }, 60_000);
 
-  it('a user version that changes a function outside any scope: collateral, attributed to its patch', () => {
+  it('a user version that changes a function outside any scope: one collateral cause in that function, attributed to its patch', () => {
     const out = tmp();
     const r = run('compare', 'v6.14', 'v6.14-quiet-irq', '--models', join(root, 'models/examples/collateral.js'),
       '--runs', '10000', '--workers', '1', '--seed', '2', '--out', out, '--json');
@@ -59,6 +69,8 @@ describe('svmfuzz compare', () => {
       expect(b.responsible).toEqual(['example-quiet-irq']);
     }
     expect(j.buckets.some((b: { outOfScope: string[] }) => b.outOfScope.includes('stat.irq_injections'))).toBe(true);
+    expect(j.causes.map((c: { function: string; patches: string[]; verdict: string }) => [c.function, c.patches, c.verdict]))
+      .toEqual([['svm_inject_irq', ['example-quiet-irq'], 'collateral']]);
   }, 60_000);
 
   it('unknown version: exit 2', () => {

@@ -11,7 +11,7 @@ import { generateStream } from './generate.js';
 import { mutate } from './mutate.js';
 import { executePair, progress, type Execution } from './execute.js';
 import { runWithTimeout, HangError } from './watchdog.js';
-import { signatureOf, type Signature } from './signature.js';
+import { signatureOf, signatureKey, type Signature } from './signature.js';
 import { Coverage } from './coverage.js';
 import { ENTRY_SCHEMA, ALPHABET_VERSION, type CorpusEntry, type Origin } from '../store/entry.js';
 import type { Stream } from '../text/text.js';
@@ -37,6 +37,12 @@ export interface LaneConfig {
 
 /** A batch bounded by runs only gets hangMs of watchdog budget per this many executions. */
 const CHUNK = 256;
+
+/** A focused pair: the lane's left version with the patches of known causes applied, and its label. */
+export interface Focus {
+  label: string;
+  left: Version;
+}
 
 export interface Finding {
   signature: Signature;
@@ -93,12 +99,24 @@ export class Lane {
   /** Cumulative scheduling weights of the corpus (rebuilt when its length changes). */
   private cumulative: number[] = [];
   /** The input being executed (what a watchdog interruption reports). */
-  private current: { stream: Stream; origin: Origin } | null = null;
+  private current: { stream: Stream; origin: Origin; on: Focus | null } | null = null;
+  /** The focused pair (see setFocus), or null. */
+  private focus: (Focus & { ml: Model }) | null = null;
   iteration = 0;
 
   constructor(readonly cfg: LaneConfig) {
     this.ml = makeModel(cfg.left);
     this.mr = makeModel(cfg.right);
+  }
+
+  /**
+   * Runs every other execution on a focused pair: `left` already carries the patches of the
+   * causes found so far, so only the remaining changes diverge there (a frequent change no
+   * longer hides the rare ones). Findings there are recorded under the focused pair's label.
+   */
+  setFocus(focus: Focus | null): void {
+    if ((focus?.label ?? null) === (this.focus?.label ?? null)) return;
+    this.focus = focus ? { ...focus, ml: makeModel(focus.left) } : null;
   }
 
   get corpusSize(): number {
@@ -180,8 +198,9 @@ export class Lane {
       lineage = ['generate'];
     }
     const origin: Origin = { seed: this.cfg.seed, lane: this.cfg.lane, iteration: i, lineage };
-    this.current = { stream, origin };
-    const exec = executePair(this.ml, this.mr, stream);
+    const on = this.focus && (i & 1) === 1 ? this.focus : null;
+    this.current = { stream, origin, on };
+    const exec = executePair(on ? on.ml : this.ml, this.mr, stream);
     this.current = null;
     report.execs++;
     if (this.coverage.add(exec.transitions) > 0) {
@@ -189,16 +208,19 @@ export class Lane {
       report.newInputs.push({ stream, origin });
     }
     if (i % RESCORE_EVERY === RESCORE_EVERY - 1) this.rescore();
-    if (exec.divergence) this.record(report, stream, origin, exec);
+    if (exec.divergence) this.record(report, stream, origin, exec, on);
   }
 
-  private record(report: BatchReport, stream: Stream, origin: Origin, exec: Execution): void {
-    const sig = signatureOf(this.cfg.pair, exec.divergence!);
-    report.counts[sig.id] = (report.counts[sig.id] ?? 0) + 1;
-    const have = this.samples.get(sig.id) ?? 0;
+  private record(report: BatchReport, stream: Stream, origin: Origin, exec: Execution, on: Focus | null): void {
+    const pair = on ? on.label : this.cfg.pair;
+    const left = on ? on.left : this.cfg.left;
+    const key = signatureKey(pair, exec.divergence!);
+    report.counts[key.id] = (report.counts[key.id] ?? 0) + 1;
+    const have = this.samples.get(key.id) ?? 0;
     if (have < this.cfg.samplesPerBucket) {
-      this.samples.set(sig.id, have + 1);
-      report.findings.push({ signature: sig, entry: makeEntry(this.cfg, stream, origin, exec, sig) });
+      this.samples.set(key.id, have + 1);
+      const sig = signatureOf(pair, exec.divergence!, { left: left.id, right: this.cfg.right.id });
+      report.findings.push({ signature: sig, entry: makeEntry({ pair, left, right: this.cfg.right }, stream, origin, exec, sig) });
     }
   }
 
@@ -215,7 +237,7 @@ export class Lane {
       at: null,
       transitions: [],
     };
-    this.record(report, cur.stream, cur.origin, exec);
+    this.record(report, cur.stream, cur.origin, exec, cur.on);
   }
 
   /** Runs until `runs` executions or `deadline` (ms since epoch, for time-boxed batches). */

@@ -7,7 +7,7 @@ import { makeModel } from '../../models/svm/model.js';
 import type { Version } from '../../models/svm/versions.js';
 import { executePair, progress, type Execution } from './execute.js';
 import { runWithTimeout, HangError } from './watchdog.js';
-import { signatureOf } from './signature.js';
+import { signatureKey } from './signature.js';
 import type { Oracle } from './minimize.js';
 import type { Stream } from '../text/text.js';
 
@@ -32,6 +32,6 @@ export function signatureOracle(pair: string, left: Version, right: Version, sig
   return (s) => {
     const ex = executeGuarded(ml, mr, s, timeoutMs);
     if (!ex.divergence) return { keep: false, divergenceStep: null };
-    return { keep: signatureOf(pair, ex.divergence).text === signatureText, divergenceStep: ex.divergence.step };
+    return { keep: signatureKey(pair, ex.divergence).text === signatureText, divergenceStep: ex.divergence.step };
   };
 }

@@ -8,7 +8,7 @@ import { Registry } from '../../models/registry.js';
 import { makeModel } from '../../models/svm/model.js';
 import { parseStream } from '../text/text.js';
 import { executePair } from './execute.js';
-import { signatureOf, abstractField } from './signature.js';
+import { signatureOf, abstractField, fieldWords } from './signature.js';
 
 const reg = new Registry();
 const scen = (f: string) => parseStream(readFileSync(join(import.meta.dirname, '../../models/svm/scenarios', f), 'utf8'));
@@ -56,5 +56,14 @@ describe('signature', () => {
     const a = sigOf('vnmi-iret', 'config\nnmi\nnmi\nrun\niret\n')!;
     expect(a.id).toMatch(/^[0-9a-f]{12}$/);
     expect(sigOf('vnmi-iret', 'config\nnmi\nnmi\nrun\niret\n')!.id).toBe(a.id);
+  });
+
+  it('words name the sides by version: what one has and the other lacks', () => {
+    const names = { left: 'v6.7', right: 'v6.8' };
+    expect(fieldWords({ path: 'exits', left: 'L1:IRET,L1:IOIO', right: 'L1:IOIO' }, names)).toBe('exits: L1:IRET in v6.7 only');
+    expect(fieldWords({ path: 'warns', left: '', right: 'svm_enable_nmi_window: vNMI enabled' }, names)).toBe('warns: svm_enable_nmi_window: vNMI enabled in v6.8 only');
+    expect(fieldWords({ path: 'vmcb12.int_state', left: 1, right: 0 }, names)).toBe('vmcb12.int_state differs');
+    const sig = signatureOf('vnmi-iret', { kind: 'observable', step: 3, event: 'iret', fields: [{ path: 'exits', left: 'L1:IRET', right: '' }] }, names);
+    expect(sig.words).toBe('vnmi-iret: v6.7 and v6.8 diverge observably at a `iret` step: exits: L1:IRET in v6.7 only');
   });
 });

@@ -22,7 +22,8 @@ export interface Signature {
 
 const stripVector = (item: string): string => item.replace(/:0x[0-9a-f]+$/i, '').replace(/:\d+$/, '');
 
-function listDelta(left: string, right: string): string {
+/** Items (vectors stripped) one side has and the other lacks, each side's sorted and distinct. */
+function listSides(left: string, right: string): { onlyLeft: string[]; onlyRight: string[] } {
   const a = left ? left.split(/[,;]/).map(stripVector) : [];
   const b = right ? right.split(/[,;]/).map(stripVector) : [];
   const onlyA = [...a];
@@ -32,7 +33,12 @@ function listDelta(left: string, right: string): string {
     if (i >= 0) onlyA.splice(i, 1);
     else onlyB.push(x);
   }
-  const parts = [...new Set(onlyA)].sort().map((x) => `+${x}`).concat([...new Set(onlyB)].sort().map((x) => `-${x}`));
+  return { onlyLeft: [...new Set(onlyA)].sort(), onlyRight: [...new Set(onlyB)].sort() };
+}
+
+function listDelta(left: string, right: string): string {
+  const { onlyLeft, onlyRight } = listSides(left, right);
+  const parts = onlyLeft.map((x) => `+${x}`).concat(onlyRight.map((x) => `-${x}`));
   return parts.length ? parts.join(' ') : '~';
 }
 
@@ -45,7 +51,7 @@ export function abstractField(f: FieldDiff): string {
 }
 
 /** Error messages without numbers, so one thrown bug is one bucket. */
-const abstractError = (msg: string): string => msg.replace(/0x[0-9a-f]+|\d+/gi, 'N').slice(0, 120);
+export const abstractError = (msg: string): string => msg.replace(/0x[0-9a-f]+|\d+/gi, 'N').slice(0, 120);
 
 /** sha1 ids by signature text: a lane meets the same few signatures again and again. */
 const ids = new Map<string, string>();
@@ -59,14 +65,44 @@ function idOf(text: string): string {
   return id;
 }
 
-export function signatureOf(pair: string, d: Divergence): Signature {
-  const body = d.kind === 'left-throws' || d.kind === 'right-throws' || d.kind === 'hang'
+/** How a divergence names its sides in words: by version id. */
+export interface SideNames {
+  left: string;
+  right: string;
+}
+
+/** One differing field in words, sides named by version: `exits: L1:IRET in v6.7 only`. */
+export function fieldWords(f: FieldDiff, names: SideNames): string {
+  if (LIST_FIELDS.includes(f.path) && typeof f.left === 'string' && typeof f.right === 'string') {
+    const { onlyLeft, onlyRight } = listSides(f.left, f.right);
+    if (!onlyLeft.length && !onlyRight.length) return `${f.path}: same items, another order`;
+    return `${f.path}: ${[onlyLeft.length ? `${onlyLeft.join(', ')} in ${names.left} only` : '', onlyRight.length ? `${onlyRight.join(', ')} in ${names.right} only` : ''].filter(Boolean).join('; ')}`;
+  }
+  return `${f.path} differs`;
+}
+
+/** The signature's identity (text and id) without its words: what the fuzzing hot path needs. */
+export function signatureKey(pair: string, d: Divergence): { text: string; id: string } {
+  const text = `${pair}|${d.kind}|${d.event}|${bodyOf(d).join(',')}`;
+  return { text, id: idOf(text) };
+}
+
+function bodyOf(d: Divergence): string[] {
+  return d.kind === 'left-throws' || d.kind === 'right-throws' || d.kind === 'hang'
     ? [abstractError(d.error ?? '')]
     : [...new Set(d.fields.map(abstractField))].sort();
-  const text = `${pair}|${d.kind}|${d.event}|${body.join(',')}`;
-  const id = idOf(text);
+}
+
+export function signatureOf(pair: string, d: Divergence, names: SideNames = { left: 'the left version', right: 'the right version' }): Signature {
+  const { text, id } = signatureKey(pair, d);
   const what = d.kind === 'observable' ? 'diverge observably' : d.kind === 'latent' ? 'end in different internal state'
-    : d.kind === 'hang' ? 'diverge: a model hangs' : `diverge: the ${d.kind === 'left-throws' ? 'left' : 'right'} model throws`;
-  const words = `${pair}: the two versions ${what} at a \`${d.event}\` step: ${body.join(', ')}`;
+    : d.kind === 'hang' ? 'diverge: a model hangs' : `diverge: ${d.kind === 'left-throws' ? names.left : names.right} throws`;
+  const detail = d.kind === 'observable' || d.kind === 'latent'
+    ? [...new Map(d.fields.map((f) => [abstractField(f), fieldWords(f, names)])).values()].sort()
+    : bodyOf(d);
+  const words = `${pair}: ${names.left} and ${names.right} ${what} at a \`${d.event}\` step: ${detail.join('; ')}`;
   return { text, id, words };
 }
+
+/** The signature without its pair label: what must match when another pair shows it. */
+export const signatureBody = (sig: string): string => sig.slice(sig.indexOf('|') + 1);

@@ -10,6 +10,7 @@ import { CrashStore, segment, type BucketInfo } from '../store/crashes.js';
 import { readEntryFile } from '../store/codec.js';
 import type { BucketSummary, CampaignState, CampaignSummary } from '../campaign/campaign.js';
 import type { ComparedBucket, CompareReport } from '../compare/compare.js';
+import type { CauseSummary } from '../triage/causes.js';
 
 /** One record of stats.jsonl (see Campaign.stats). */
 export interface StatsRecord {
@@ -25,7 +26,7 @@ export interface StatsRecord {
 }
 
 /** The part of campaign.json (the resumable state) the report reads. */
-type SavedState = Pick<CampaignState, 'seed' | 'pair' | 'left' | 'right' | 'workers' | 'execs' | 'elapsedMs' | 'lostBatches' | 'buckets'>;
+type SavedState = Pick<CampaignState, 'seed' | 'pair' | 'left' | 'right' | 'workers' | 'execs' | 'elapsedMs' | 'lostBatches' | 'buckets' | 'causes'>;
 
 export interface ReportBucket {
   id: string;
@@ -43,6 +44,8 @@ export interface ReportBucket {
   dir: string | null;
   /** Files of the bucket, relative to the run directory (links on the page). */
   files: { dir: string | null; description: string | null; min: string | null; minTxt: string | null; samples: string[] };
+  /** The cause it is a symptom of (null: not triaged, e.g. a run of an older svmfuzz). */
+  cause: string | null;
   compare: {
     source: ComparedBucket['source'];
     verdict: ComparedBucket['verdict'];
@@ -74,8 +77,13 @@ export interface RunData {
   stopped: CampaignSummary['stopped'] | null;
   compare: CompareReport | null;
   stats: StatsRecord[];
+  /** What changed and why (declared changes first): the page leads with them. */
+  causes: ReportCause[];
   buckets: ReportBucket[];
 }
+
+/** A cause as the page shows it; `minTxt` is relative to the run directory. */
+export type ReportCause = CauseSummary & { minTxt: string | null; corpusFile?: string | null };
 
 /** The directory holds no run: nothing to report (the CLI turns it into exit 2). */
 export class NoRunError extends Error {}
@@ -175,7 +183,7 @@ function fromSummary(runDir: string, b: BucketSummary, pair: string, onDisk: Map
   return {
     id: b.id, pair, signature: b.signature, words: b.words, kind: b.kind, event: b.event, count: b.count, countIsLowerBound: false,
     firstSeen: b.firstSeen ? { execs: b.firstSeen.execs, ms: b.firstSeen.ms } : null, minimizedLength: b.minimizedLength,
-    dir, files: bucketFiles(runDir, dir), compare: null,
+    dir, files: bucketFiles(runDir, dir), cause: b.cause ?? null, compare: null,
   };
 }
 
@@ -200,7 +208,7 @@ function fromDisk(runDir: string, b: BucketInfo, notes: string[]): ReportBucket 
     return {
       id: b.id, pair: e.pair, signature: e.expected.signature, words: words || e.expected.signature, kind: e.divergence.kind,
       event: e.divergence.event, count: Math.max(1, b.samples), countIsLowerBound: true, firstSeen: null,
-      minimizedLength: min ? min.events.length : null, dir: b.dir, files, compare: null,
+      minimizedLength: min ? min.events.length : null, dir: b.dir, files, cause: null, compare: null,
     };
   } catch (err) {
     notes.push(`${rel(runDir, b.dir)}: unreadable bucket (${(err as Error).message}); skipped.`);
@@ -313,6 +321,7 @@ export function loadRun(dirArg: string): RunData {
     lostBatches: useSummary?.lostBatches ?? state?.lostBatches ?? null,
     stopped: useSummary?.stopped ?? null,
     compare, stats, buckets,
+    causes: (compare?.causes ?? useSummary?.causes ?? state?.causes ?? []).map((c) => reportCause(dir, pair ?? (compare ? `${compare.left.id}..${compare.right.id}` : ''), c)),
   };
   if (compare) mergeCompare(data, compare);
   else if (basename(dir).startsWith('compare-') && !compare) {
@@ -324,6 +333,12 @@ export function loadRun(dirArg: string): RunData {
       : `no divergence found${data.execs !== null ? ` in ${data.execs.toLocaleString('en-US')} executions` : ''}${data.durationMs !== null ? ` (${durationWords(data.durationMs)})` : ''}.`);
   }
   return data;
+}
+
+/** The cause's reproducer lives in <run>/<pair>/causes/<id>/ wherever the run was started from. */
+function reportCause(runDir: string, pair: string, c: CauseSummary): ReportCause {
+  const file = join(new CrashStore(runDir).causeDir(pair, c.id), 'min.txt');
+  return { ...c, minTxt: existsSync(file) ? rel(runDir, file) : null };
 }
 
 /** compare.json's buckets replace the campaign's list; first-seen and files come from the campaign. */
@@ -342,7 +357,7 @@ function mergeCompare(data: RunData, c: CompareReport): void {
     return {
       id: cb.id, pair: data.pair ?? '', signature: cb.signature, words: cb.words, kind: cb.kind, event: cb.event, count: cb.count,
       countIsLowerBound: false, firstSeen: fb?.firstSeen ?? null, minimizedLength: cb.reproducer.length, dir,
-      files: fb?.files ?? bucketFiles(data.dir, dir),
+      files: fb?.files ?? bucketFiles(data.dir, dir), cause: cb.cause ?? null,
       compare: {
         source: cb.source, verdict: cb.verdict, responsible: cb.responsible, outOfScope: cb.outOfScope,
         corpusFile: cb.reproducer.file, reproducerText: cb.reproducer.text,

@@ -63,6 +63,8 @@ table.buckets td.nowrap { white-space: nowrap; }
 table.buckets code.signature { display: block; color: var(--muted); font-size: 11.5px; word-break: break-all; margin-top: 2px; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 12px; border: 1px solid var(--line); background: var(--bg2); white-space: nowrap; }
 .badge.intended { background: #e9f5ec; border-color: #9dcfaa; } .badge.collateral { background: #fde8e6; border-color: #eba59c; }
+.badge.new { background: #fff4d6; border-color: #e0c068; } .badge.known { background: #eeeeee; }
+table.causes pre.repro { font-size: 11.5px; padding: 4px 6px; white-space: pre; word-break: normal; } table.causes td { vertical-align: top; }
 .badge.observable { background: #eef3fb; } .badge.latent { background: #f3eefb; } .badge.left-throws, .badge.right-throws, .badge.hang { background: #fde8e6; }
 .files a { margin-right: 6px; white-space: nowrap; }
 article.bucket { border: 1px solid var(--line); border-radius: 6px; padding: 14px 16px; margin: 18px 0; }
@@ -133,11 +135,13 @@ function fileLinks(b: ReportBucket): string {
 function bucketTable(d: RunData, explained: Map<string, Explanation>): string {
   if (!d.buckets.length) return '<p class="muted">No bucket: the two versions never diverged in this run.</p>';
   const cmp = d.kind === 'compare';
-  const head = ['#', 'bucket', 'signature in words', 'kind', 'count', 'first seen', 'reproducer', ...(cmp ? ['verdict', 'responsible patch', 'source'] : []), 'files'];
+  const head = ['#', 'bucket', 'cause', 'signature in words', 'kind', 'count', 'first seen', 'reproducer', ...(cmp ? ['verdict', 'responsible patch', 'source'] : []), 'files'];
+  const fnOf = new Map(d.causes.map((c) => [c.id, c.function]));
   const rows = d.buckets.map((b, i) => {
     const idCell = explained.has(b.id) ? `<a href="#b-${esc(b.id)}"><code>${esc(b.id)}</code></a>` : `<code>${esc(b.id)}</code>`;
     const cells = [
       `${i + 1}`, idCell,
+      b.cause ? `<a href="#cause-${esc(b.cause)}"><code>${esc(fnOf.get(b.cause) ?? b.cause)}</code></a>` : '<span class="muted">–</span>',
       `<td class="sig">${prose(b.words)}<code class="signature">${esc(b.signature)}</code></td>`,
       `<span class="badge ${esc(b.kind)}">${esc(b.kind)}</span><br><span class="muted small">at ${esc(b.event)}</span>`,
       `<td class="nowrap">${num(b.count)}${b.countIsLowerBound ? '+' : ''}</td>`,
@@ -151,20 +155,37 @@ function bucketTable(d: RunData, explained: Map<string, Explanation>): string {
       fileLinks(b),
     ];
     const tds = cells.map((c) => (c.startsWith('<td') ? c : `<td>${c}</td>`)).join('');
-    return `<tr id="row-${esc(b.id)}" class="bucket-row" data-bucket="${esc(b.id)}" data-signature="${esc(b.signature)}"${b.compare ? ` data-verdict="${esc(b.compare.verdict)}"` : ''}>${tds}</tr>`;
+    return `<tr id="row-${esc(b.id)}" class="bucket-row" data-bucket="${esc(b.id)}" data-signature="${esc(b.signature)}"${b.cause ? ` data-cause="${esc(b.cause)}"` : ''}${b.compare ? ` data-verdict="${esc(b.compare.verdict)}"` : ''}>${tds}</tr>`;
   });
   return `<table class="buckets"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table>`;
 }
 
-function behaviours(d: RunData, explained: Map<string, Explanation>): string {
-  const c = d.compare;
-  if (!c || !c.behaviours.length) return '';
-  const items = c.behaviours.map((g) => {
-    const patches = g.patches.length ? g.patches.map((p) => `<code>${esc(p)}</code>`).join(' + ') : 'no single patch';
-    const several = g.patches.length > 1 ? ' <span class="muted">(one stream shows the behaviours of several patches)</span>' : '';
-    return `<li><span class="badge ${esc(g.verdict)}">${esc(g.verdict)}</span> ${patches}${several}: ${g.buckets.length} bucket(s), e.g. <a href="#${explained.has(g.example) ? 'b' : 'row'}-${esc(g.example)}"><code>${esc(g.example)}</code></a></li>`;
+/**
+ * The causes, first thing on the page: what changed and why. One row per cause, declared
+ * changes first, then possible regressions: the function and patches, the fields that
+ * differ there with each side named by its version, the symptoms, and the reproducer.
+ */
+function causesSection(d: RunData): string {
+  const left = d.left?.id ?? 'left';
+  const right = d.right?.id ?? 'right';
+  const legend = `<p class="muted small">A cause is where the two versions first part inside the model: the kernel function whose code made the difference, and the patches responsible (found by applying the differing patches alone). Values are named by version: "<code>true in ${esc(left)}, false in ${esc(right)}</code>"; "<code>IRET in ${esc(left)} only</code>" for a list. <b>intended</b>: the change its patches declare; <b>collateral</b>: outside every responsible patch's declared scope (a possible regression). <b>known</b>: the regression corpus already reproduces it. Buckets below are its symptoms.</p>`;
+  if (!d.causes.length) return `<section id="causes"><h2>Causes</h2><p class="muted">No cause: no divergence was found.</p>${legend}</section>`;
+  const rows = d.causes.map((c, i) => {
+    const repro = c.reproducer.text
+      ? `<pre class="repro">${esc(c.reproducer.text.trimEnd().split('\n').slice(1).join('\n'))}</pre>${c.minTxt ? `<a href="${href(c.minTxt)}">min.txt</a>` : ''}${c.reproducer.observable === false ? ' <span class="muted small">latent only</span>' : ''}`
+      : '<span class="muted">not minimized</span>';
+    // A change's consequences outside scope (an effect's symptoms are all outside it, by definition).
+    const scope = c.collateralSymptoms && c.kind === 'change' ? `<br><span class="muted small">${c.collateralSymptoms} of its symptoms also differ outside the declared scope: ${esc(c.outOfScope.join(', '))}</span>` : '';
+    const known = c.known ? `<br><span class="badge known">known</span> <span class="mono small">${esc(c.known)}</span>` : '<br><span class="badge new">new</span>';
+    return `<tr class="cause-row" id="cause-${esc(c.id)}" data-cause="${esc(c.id)}" data-function="${esc(c.function)}" data-verdict="${esc(c.verdict)}" data-patches="${esc(c.patches.join('+'))}">`
+      + `<td>${i + 1}</td><td><code>${esc(c.id)}</code>${known}</td>`
+      + `<td><b><code>${esc(c.function)}</code></b><br>${c.patches.length ? c.patches.map((p) => `<code>${esc(p)}</code>`).join(' + ') : '<span class="muted">no patch</span>'}</td>`
+      + `<td><span class="badge ${esc(c.verdict)}">${esc(c.verdict)}</span><br><span class="muted small">${esc(c.kind)}</span></td>`
+      + `<td class="sig">${esc(c.words)}${scope}</td>`
+      + `<td class="nowrap">${c.symptoms.length} symptom(s)<br><span class="muted small">x${num(c.count)}</span></td>`
+      + `<td>${repro}</td></tr>`;
   });
-  return `<section id="behaviours"><h2>Behaviours</h2><p class="muted">Buckets grouped by responsible patches and verdict: <b>intended</b> when every differing field is inside the declared scope of the responsible patches, <b>collateral</b> (a possible regression) otherwise.</p><ul>${items.join('')}</ul></section>`;
+  return `<section id="causes"><h2>Causes (${d.causes.length}) behind ${d.buckets.length} bucket(s)</h2>${legend}<table class="causes"><thead><tr><th>#</th><th>cause</th><th>function and patches</th><th>verdict</th><th>what changed</th><th>symptoms</th><th>reproducer</th></tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table></section>`;
 }
 
 /**
@@ -265,6 +286,7 @@ export function renderPage(p: PageInput): string {
 <h1>${esc(title)}</h1>
 <p class="status status-${esc(d.status)}" id="status" data-status="${esc(d.status)}">${esc(statusLine(d))}</p>
 </header>
+${causesSection(d)}
 ${d.notes.length ? `<section id="what-happened" class="notes"><h2>What happened</h2><ul>${d.notes.map((n) => `<li>${prose(n)}</li>`).join('')}</ul></section>` : ''}
 <section id="overview"><h2>Run</h2>${overview(d)}</section>
 <section id="saturation"><h2>Saturation</h2>
@@ -274,7 +296,6 @@ ${d.notes.length ? `<section id="what-happened" class="notes"><h2>What happened<
 <section id="plots"><h2>Plots</h2>
 ${plots}
 </section>
-${behaviours(d, p.explanations)}
 <section id="buckets"><h2>Buckets (${d.buckets.length})</h2>
 ${bucketTable(d, p.explanations)}
 </section>

@@ -176,7 +176,11 @@ describe('svmfuzz report', () => {
       expect(row!.attrs['data-verdict']).toBe('intended');
       expect(text(row!)).toContain(patch);
     }
-    expect(byId(doc, 'behaviours')).toBeDefined();
+    // The page leads with causes: the two seed fixes in the first rows, by function and patch.
+    const causes = all(byId(doc, 'causes')!, (e) => e.attrs.class === 'cause-row');
+    expect(causes.slice(0, 2).map((c) => `${c.attrs['data-function']}:${c.attrs['data-patches']}`).sort())
+      .toEqual(['svm_inject_nmi:72046d0a', 'svm_vcpu_enter_exit:be45bc4e']);
+    expect(html.indexOf('id="causes"')).toBeLessThan(html.indexOf('id="buckets"'));
     expect(diffRow(article(doc, SEED2('v6.7..v6.14')), 'vmcb12.int_state')).toBeDefined();
   });
 

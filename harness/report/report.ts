@@ -38,12 +38,13 @@ function chooseExplained(data: RunData): { chosen: ReportBucket[]; note: string 
   const take = (list: readonly ReportBucket[], n: number): void => { for (const b of list.slice(0, n)) ids.add(b.id); };
   take([...buckets].sort((a, b) => firstSeen(a) - firstSeen(b) || a.id.localeCompare(b.id)), EXPLAIN_FIRST);
   take([...buckets].sort((a, b) => b.count - a.count || a.id.localeCompare(b.id)), EXPLAIN_MOST_FREQUENT);
-  const examples = data.compare?.behaviours.map((g) => g.example) ?? [];
+  // The first symptom of every cause: each cause gets an explained example.
+  const examples = data.causes.map((c) => c.symptoms[0]).filter((id): id is string => id !== undefined);
   for (const id of examples) ids.add(id);
   const chosen = buckets.filter((b) => ids.has(b.id));
   return {
     chosen,
-    note: `${chosen.length} of ${buckets.length} buckets are explained: the ${EXPLAIN_FIRST} found first, the ${EXPLAIN_MOST_FREQUENT} most frequent${examples.length ? ' and an example of every behaviour' : ''}. The others are in the table; \`svmfuzz trace <bucket dir>/min.msgpack\` explains any of them.`,
+    note: `${chosen.length} of ${buckets.length} buckets are explained: the ${EXPLAIN_FIRST} found first, the ${EXPLAIN_MOST_FREQUENT} most frequent${examples.length ? ' and the first symptom of every cause' : ''}. The others are in the table; \`svmfuzz trace <bucket dir>/min.msgpack\` explains any of them.`,
   };
 }
 

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { Packr } from 'msgpackr';
 import { checkEvent, type SvmEvent } from '../../models/svm/events.js';
 import { checkKnob, defaultConfig, type SvmConfig } from '../../models/svm/config.js';
-import { ENTRY_SCHEMA, ALPHABET_VERSION, type CorpusEntry, type VersionRef, type Origin, type Expected, type EntryDivergence } from './entry.js';
+import { ENTRY_SCHEMA, ALPHABET_VERSION, type CorpusEntry, type VersionRef, type Origin, type Expected, type EntryDivergence, type EntryCause } from './entry.js';
 import type { DivergenceKind, FieldDiff } from '../engine/execute.js';
 import type { Observation } from '../../models/svm/observe.js';
 import { writeFileAtomic } from './fsutil.js';
@@ -127,6 +127,13 @@ function divergence(x: unknown): EntryDivergence | null {
   return d;
 }
 
+function cause(x: unknown): EntryCause {
+  need(isObj(x), "'cause' must be an object");
+  need(typeof x.id === 'string' && typeof x.kind === 'string' && typeof x.function === 'string', "'cause' needs string 'id', 'kind' and 'function'");
+  need(isStringArray(x.patches), "'cause.patches' must be a list of strings");
+  return { id: x.id, kind: x.kind, function: x.function, patches: x.patches };
+}
+
 function entry(x: unknown): CorpusEntry {
   need(isObj(x), 'not a corpus entry (the msgpack value is not a map)');
   need(x.schema === ENTRY_SCHEMA, `schema ${String(x.schema)}, this svmfuzz reads schema ${ENTRY_SCHEMA}`);
@@ -134,12 +141,14 @@ function entry(x: unknown): CorpusEntry {
     `alphabet version ${String(x.alphabet)}, this svmfuzz has alphabet version ${ALPHABET_VERSION} (the event list would mean something else)`);
   need(typeof x.pair === 'string', "'pair' is missing or not a string");
   // Unknown top-level members are dropped: the schema number guards incompatible layouts.
-  return {
+  const e: CorpusEntry = {
     schema: ENTRY_SCHEMA, alphabet: ALPHABET_VERSION, pair: x.pair,
     left: versionRef(x.left, 'left'), right: versionRef(x.right, 'right'),
     config: config(x.config), events: events(x.events), origin: origin(x.origin),
     expected: expected(x.expected), divergence: divergence(x.divergence),
   };
+  if (x.cause !== undefined) e.cause = cause(x.cause);
+  return e;
 }
 
 /** A hint for the common mistake of passing min.txt where min.msgpack is wanted. */

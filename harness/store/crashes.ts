@@ -29,6 +29,9 @@ export function segment(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\./, '_') || '_';
 }
 
+/** The causes of a pair live beside its buckets (bucket ids are hex, so never this name). */
+export const CAUSES_DIR = 'causes';
+
 const SAMPLE_RE = /^(\d+)\.msgpack$/;
 
 function sampleIndices(dir: string): number[] {
@@ -65,6 +68,31 @@ export class CrashStore {
 
   bucketDir(pair: string, bucketId: string): string {
     return path.join(this.outDir, segment(pair), segment(bucketId));
+  }
+
+  /** <out>/<pair>/causes/<causeId>/: description.txt, cause.json, min.msgpack + min.txt. */
+  causeDir(pair: string, causeId: string): string {
+    return path.join(this.outDir, segment(pair), CAUSES_DIR, segment(causeId));
+  }
+
+  /** Creates a cause's directory with its description (once; the first triage describes it). */
+  addCause(pair: string, causeId: string, description: string, info: unknown): string {
+    const dir = this.causeDir(pair, causeId);
+    fs.mkdirSync(dir, { recursive: true });
+    const descFile = path.join(dir, 'description.txt');
+    if (!fs.existsSync(descFile)) writeFileAtomic(descFile, description.endsWith('\n') ? description : description + '\n');
+    writeFileAtomic(path.join(dir, 'cause.json'), JSON.stringify(info, null, 2) + '\n');
+    return dir;
+  }
+
+  writeCauseReproducer(pair: string, causeId: string, entry: CorpusEntry, text: string): { msgpack: string; txt: string } {
+    const dir = this.causeDir(pair, causeId);
+    fs.mkdirSync(dir, { recursive: true });
+    const msgpack = path.join(dir, 'min.msgpack');
+    const txt = path.join(dir, 'min.txt');
+    writeEntryFile(msgpack, entry);
+    writeFileAtomic(txt, text);
+    return { msgpack, txt };
   }
 
   /**
@@ -115,6 +143,7 @@ export class CrashStore {
     const out: BucketInfo[] = [];
     for (const p of pairs.sort(byName)) {
       for (const id of subdirs(path.join(this.outDir, p)).sort(byName)) {
+        if (id === CAUSES_DIR) continue;
         const dir = path.join(this.outDir, p, id);
         out.push({
           pair: p, id, dir,

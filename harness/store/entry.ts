@@ -39,6 +39,14 @@ export interface EntryDivergence {
   error?: string;
 }
 
+/** The cause an entry reproduces (a cause's minimized reproducer carries it). */
+export interface EntryCause {
+  id: string;
+  kind: string;
+  function: string;
+  patches: string[];
+}
+
 export interface CorpusEntry {
   schema: number;
   alphabet: number;
@@ -50,4 +58,5 @@ export interface CorpusEntry {
   origin: Origin | null;
   expected: Expected;
   divergence: EntryDivergence | null;
+  cause?: EntryCause;
 }

@@ -10,7 +10,7 @@ import type { Version } from '../../models/svm/versions.js';
 import { makeModel } from '../../models/svm/model.js';
 import { readEntryFile } from './codec.js';
 import { executeGuarded } from '../engine/oracle.js';
-import { signatureOf } from '../engine/signature.js';
+import { signatureOf, signatureBody } from '../engine/signature.js';
 import type { CorpusEntry } from './entry.js';
 
 export type ReplayStatus = 'pass' | 'fail' | 'error';
@@ -45,8 +45,6 @@ export function entryFiles(paths: readonly string[]): { files: string[]; missing
   return { files: [...new Set(files)].sort(), missing };
 }
 
-/** The signature without its pair label: what must match when another pair replays it. */
-export const signatureBody = (sig: string): string => sig.slice(sig.indexOf('|') + 1);
 
 export function describeOutcome(e: CorpusEntry['expected']): string {
   return e.outcome === 'equal' ? 'equal' : `diverges: ${signatureBody(e.signature)}`;

@@ -34,6 +34,7 @@ export function formatEntry(e: CorpusEntry, file: string): string {
   }
   if (e.expected.outcome === 'equal') lines.push('expected:  equal');
   else lines.push('expected:  diverges', `signature: ${e.expected.signatureId}  ${e.expected.signature}`);
+  if (e.cause) lines.push(`cause:     ${e.cause.id}  ${e.cause.function}${e.cause.patches.length ? ` [${e.cause.patches.join('+')}]` : ''} (${e.cause.kind})`);
   lines.push('', `stream (${e.events.length} events):`, ...printStream(e).trimEnd().split('\n').map((l) => `  ${l}`));
 
   const d = e.divergence;
@@ -42,7 +43,7 @@ export function formatEntry(e: CorpusEntry, file: string): string {
     lines.push('', `divergence: ${d.kind} at step ${d.step} (0-based): ${ev ? formatEvent(ev) : d.event}`);
     if (d.error !== undefined) lines.push(`error:      ${d.error}`);
     if (d.fields.length) {
-      lines.push(...table([['path', 'left', '', 'right'], ...d.fields.map((f) => [f.path, value(f.left), 'vs', value(f.right)])]));
+      lines.push(...table([['path', e.left.id, '', e.right.id], ...d.fields.map((f) => [f.path, value(f.left), 'vs', value(f.right)])]));
     }
   }
   return lines.join('\n') + '\n';

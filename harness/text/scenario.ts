@@ -1,7 +1,7 @@
 // Conformance scenarios: a stream in the text form plus expectations in special comments,
 // in the manner of syzkaller's sys/linux/test. Directives (anywhere):
 //
-//   #! reference: A.5            the section of svm-reference.md the scenario checks
+//   #! reference: A.5            the section of the model reference (docs/model.md) the scenario checks
 //   #! pairs: vnmi-iret all      the pairs it runs on
 //   #! first-divergence: none    or: <step> [field ...]  (0-based step; the exact field set)
 //   #! final-arch: equal         both sides end in the same guest architectural state

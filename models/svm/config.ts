@@ -9,7 +9,7 @@ export type KnobSpec =
   | { readonly type: 'bool'; readonly default: boolean; readonly tag: KnobTag; readonly doc: string }
   | { readonly type: 'enum'; readonly values: readonly string[]; readonly default: string; readonly tag: KnobTag; readonly doc: string };
 
-/** param: a KVM module parameter or guest CPUID bit. INFER/UNSURE: see svm-reference.md. */
+/** param: a KVM module parameter or guest CPUID bit. INFER/UNSURE: a modelling decision, see docs/model.md (one section per knob). */
 export type KnobTag = 'param' | 'INFER' | 'UNSURE';
 
 export const KNOBS = {

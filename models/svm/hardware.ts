@@ -4,7 +4,7 @@
 // (hw_vmrun); the CPU hands control back to KVM at #VMEXIT through the function table
 // (svm_vcpu_run_after_vmrun), so a patched KVM sees every exit.
 //
-// Sources: AMD APM vol. 2 ch. 15 as quoted in svm-reference.md §0, §B.2, §C.3.
+// Sources: AMD APM vol. 2 ch. 15 (docs/model.md, sections 0, B.2, C.3).
 
 import { MAX_ENTRIES_PER_STEP } from './config.js';
 import {

@@ -17,11 +17,8 @@ export function makeModel(version: Version): Model {
   return { version, ops: buildOps(version) };
 }
 
-/**
- * step(state, event) → Observation: mutates the state in place and returns what the
- * outside world saw. An event illegal in the current state is skipped (and observed so).
- */
-export function step(model: Model, v: VcpuState, e: SvmEvent): Observation {
+/** Clears what one step shows (the step log, the VMRUN count) before the step runs. */
+export function beginStep(v: VcpuState): void {
   // Reuse the step log's arrays: a step runs ~30 times per execution.
   const log = v.log;
   if (log.exits.length) log.exits.length = 0;
@@ -30,6 +27,14 @@ export function step(model: Model, v: VcpuState, e: SvmEvent): Observation {
   if (log.warns.length) log.warns.length = 0;
   log.userspaceExit = '';
   v.hw.entries = 0;
+}
+
+/**
+ * step(state, event) → Observation: mutates the state in place and returns what the
+ * outside world saw. An event illegal in the current state is skipped (and observed so).
+ */
+export function step(model: Model, v: VcpuState, e: SvmEvent): Observation {
+  beginStep(v);
   if (!isLegal(v, e)) return observe(v, true, null);
   const spec = ALPHABET[e.kind] as unknown as { apply: (k: KvmOps, v: VcpuState, e: SvmEvent) => VcpuEvents | void };
   const read = spec.apply(model.ops, v, e);

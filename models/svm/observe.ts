@@ -103,9 +103,9 @@ function interceptList(intercepts: number): string {
 }
 const frames = (g: GuestCpu): string => g.frames.map((f) => (f.type === 'NMI' ? 'NMI' : `${f.type}:${f.vector}`)).join('>');
 
-type Raw = number | boolean | string;
+export type Raw = number | boolean | string;
 /** A latent field: its name, a cheap raw getter, and how to show the raw value. */
-type LatentField = readonly [string, (v: VcpuState) => Raw, ((x: Raw) => Primitive)?];
+export type LatentField = readonly [string, (v: VcpuState) => Raw, ((x: Raw) => Primitive)?];
 const asHex = (x: Raw): Primitive => hex(x as number);
 const asIntercepts = (x: Raw): Primitive => interceptList(x as number);
 
@@ -126,7 +126,8 @@ const guestFields = (name: 'L1' | 'L2', g: (v: VcpuState) => GuestCpu, vmcb: (v:
 ];
 
 /** KVM-internal and architectural state, as a table (one list for building and comparing). */
-const LATENT: readonly LatentField[] = [
+/** The latent fields: name, a cheap raw getter, how to show the raw value (triage reads the table). */
+export const LATENT: readonly LatentField[] = [
   ['phase', (v) => v.phase],
   ['guest_mode', (v) => v.guestMode],
   ['nested_run_pending', (v) => v.nestedRunPending],

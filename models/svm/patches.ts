@@ -16,8 +16,8 @@ export interface Patch {
   readonly upstream: string;
   readonly replaces: Partial<KvmOps>;
   /**
-   * Field paths (observation or latent; a trailing `*` matches a prefix) this patch is
-   * meant to change. A divergence outside every responsible patch's scope is collateral.
+   * Field paths (observation or latent, or a model state path as `state.<path>`; a
+   * trailing `*` matches a prefix) this patch is meant to change. A divergence outside every responsible patch's scope is collateral.
    */
   readonly scope: readonly string[];
 }
@@ -61,7 +61,7 @@ export const PATCH_72046d0a = definePatch({
       v.stat.nmi_injections++;
     },
   },
-  // svm-reference.md A.5, "Observable differences right after the injection" and "later":
+  // docs/model.md (A.5), "Observable differences right after the injection" and "later":
   // the IRET #VMEXIT (in L1, or in L2 once the intercept reached vmcb02) and its
   // nmi_window_exits; the stale nmi_masked and IRET intercept (latent); and, while L2 runs
   // with the stale mask, when NMIs are accepted and delivered (the single-step window,
@@ -92,9 +92,11 @@ export const PATCH_be45bc4e = definePatch({
       hw_vmrun(k, v, false);
     },
   },
-  // svm-reference.md B.4: vmcb12.int_state after a nested #VMEXIT during delivery, the
+  // docs/model.md (B.4): vmcb12.int_state after a nested #VMEXIT during delivery, the
   // KVM_GET_VCPU_EVENTS shadow in the transient window, and int_state in vmcb01/vmcb02.
-  scope: ['vmcb12.int_state', 'events.shadow', 'vmcb01.int_state', 'vmcb02.int_state'],
+  // The fix's own change is to the CPU state VMRUN starts in: no STI shadow (a model
+  // state path, named so for triage).
+  scope: ['vmcb12.int_state', 'events.shadow', 'vmcb01.int_state', 'vmcb02.int_state', 'state.hw.vmrunInStiShadow'],
 });
 
 export const BUILTIN_PATCHES: readonly Patch[] = [PATCH_72046d0a, PATCH_be45bc4e];
