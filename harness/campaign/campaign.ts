@@ -282,12 +282,15 @@ class Campaign {
     }
     // Symptoms without a cause (found after the last state save): triage them now.
     for (const [id, b] of this.buckets) {
-      if (b.summary.cause !== null) {
-        const c = this.book.causes.get(b.summary.cause);
-        if (c && c.reproducer.length === null) this.book.requeue(c.id, b.first ?? readEntryFile(join(b.summary.dir, 'samples', '0000.msgpack')));
+      const c = b.summary.cause !== null ? this.book.causes.get(b.summary.cause) : undefined;
+      if (c && c.reproducer.length !== null) continue;
+      const first = b.first ?? readEntryFile(join(b.summary.dir, 'samples', '0000.msgpack'));
+      this.selectionOf(first.pair); // a focused pair's symptom: its versions, for triage and minimization
+      if (c) {
+        this.book.requeue(c.id, first);
         continue;
       }
-      const first = b.first ?? readEntryFile(join(b.summary.dir, 'samples', '0000.msgpack'));
+      if (b.summary.cause !== null) continue;
       this.setCause(b.summary, this.book.attach(id, first, b.summary.firstSeen, b.summary.count, b.summary.count > 0 ? 1 : 0).cause);
     }
     if (existsSync(this.corpusPath)) {

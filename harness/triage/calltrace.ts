@@ -41,6 +41,7 @@ export interface Frame {
 
 export interface CallTrace {
   layout: Layout;
+  /** One root frame per step from the first traced one on (`Frame.step` says which). */
   steps: Frame[];
   /** A throw or a hang ended the run: its message and the table functions open then (outermost first). */
   stop: { kind: 'throw' | 'hang'; message: string; stack: string[] } | null;
@@ -80,10 +81,21 @@ function statePaths(x: unknown, path: string[], out: string[][]): void {
  * through the latent table), then raw state paths. Read through precompiled getters: a
  * snapshot is taken at every call and return, so it must cost a few microseconds.
  */
+let cached: { shape: string; layout: Layout } | null = null;
+
 export function layoutOf(template: VcpuState): Layout {
-  const obsKeys = OBSERVATION_KEYS.filter((k) => !STEP_ONLY(k));
   const raw: string[][] = [];
   statePaths(template, [], raw);
+  // Every trace of a campaign has the same state shape: build (and compile) its reader once.
+  const shape = raw.map((p) => p.join('.')).join(',');
+  if (cached?.shape === shape) return cached.layout;
+  const layout = buildLayout(raw);
+  cached = { shape, layout };
+  return layout;
+}
+
+function buildLayout(raw: string[][]): Layout {
+  const obsKeys = OBSERVATION_KEYS.filter((k) => !STEP_ONLY(k));
   const keys = [...obsKeys, ...LATENT.map(([name]) => name), ...raw.map((p) => `state.${p.join('.')}`)];
   const latentShow = LATENT.map(([, , s]) => s);
   const nObs = obsKeys.length;
@@ -112,8 +124,36 @@ export function layoutOf(template: VcpuState): Layout {
 
 const json = (x: unknown): string => (x === undefined ? '' : JSON.stringify(x) ?? '');
 
-/** Runs `stream` on `version` with every table function instrumented. */
-export function traceStream(version: Version, stream: Stream, hangMs = 2000): CallTrace {
+/**
+ * The first step after which the two versions' states (or what the step returned) differ;
+ * stream.events.length if they never do. Both run without instrumentation: the steps
+ * before it end in the same state on both sides, so nothing in them can be the cause of
+ * a later difference, and the traces start there.
+ */
+export function firstDifferingStep(left: Version, right: Version, stream: Stream, hangMs = 2000): number {
+  const ml = makeModel(left);
+  const mr = makeModel(right);
+  const sl = createState(stream.config);
+  const sr = createState(stream.config);
+  const layout = layoutOf(sl);
+  const same = (a: Primitive[], b: Primitive[]): boolean => a.every((x, i) => x === b[i]);
+  let i = 0;
+  try {
+    runWithTimeout(() => {
+      for (; i < stream.events.length; i++) {
+        const ol = step(ml, sl, stream.events[i]!);
+        const or = step(mr, sr, stream.events[i]!);
+        if (JSON.stringify(ol) !== JSON.stringify(or) || !same(layout.read(sl), layout.read(sr))) return;
+      }
+    }, hangMs);
+  } catch {
+    // A throw or a hang: the traces start at the step it happened in.
+  }
+  return i;
+}
+
+/** Runs `stream` on `version` with every table function instrumented from step `from` on (the steps before run plainly). */
+export function traceStream(version: Version, stream: Stream, hangMs = 2000, from = 0): CallTrace {
   const base = makeModel(version);
   const v = createState(stream.config);
   const layout = layoutOf(v);
@@ -147,6 +187,10 @@ export function traceStream(version: Version, stream: Stream, hangMs = 2000): Ca
   const model = { version, ops: Object.freeze(wrapped) as unknown as KvmOps };
   const run = (): void => {
     for (let i = 0; i < stream.events.length; i++) {
+      if (i < from) {
+        step(base, v, stream.events[i]!);
+        continue;
+      }
       beginStep(v);
       const frame: Frame = { fn: STEP_FN, step: i, args: '', entry: snapshot(v), exit: null, ret: '', children: [] };
       trace.steps.push(frame);

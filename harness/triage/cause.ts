@@ -28,8 +28,9 @@ import type { Divergence } from '../engine/execute.js';
 import { signatureOf, signatureBody, abstractError } from '../engine/signature.js';
 import type { Stream } from '../text/text.js';
 import { attribute, applyPatches, patchDiff } from './attribute.js';
-import { traceStream, STEP_FN } from './calltrace.js';
+import { traceStream, firstDifferingStep, STEP_FN } from './calltrace.js';
 import { firstParting, effectSite, type SnapshotDiff } from './walk.js';
+import { runWithTimeout, HangError } from '../engine/watchdog.js';
 
 export type CauseKind = 'change' | 'effect' | 'throw' | 'hang';
 
@@ -147,7 +148,16 @@ export class Triage {
     const t0 = performance.now();
     try {
       this.runs++;
-      return this.triage(stream, d);
+      if (d.kind === 'hang') return this.triage(stream, d);
+      // One guard for the whole triage (its runs nest inside it); should a bisection step
+      // or a trace hang after all, triage again with each run guarded on its own, so the
+      // trace that hangs tells where.
+      try {
+        return runWithTimeout(() => this.triage(stream, d), this.hangMs * 8);
+      } catch (err) {
+        if (!(err instanceof HangError)) throw err;
+        return this.triage(stream, d);
+      }
     } finally {
       this.ms += performance.now() - t0;
     }
@@ -162,8 +172,9 @@ export class Triage {
     const body = signatureBody(signatureOf(label, d).text);
     const S = this.diff.length ? attribute(left, right, this.diff, stream, body, label, this.hangMs) : [];
     const other = this.against(S);
-    const tl = traceStream(left, stream, this.hangMs);
-    const tr = traceStream(other, stream, this.hangMs);
+    const from = firstDifferingStep(left, other, stream, this.hangMs);
+    const tl = traceStream(left, stream, this.hangMs, from);
+    const tr = traceStream(other, stream, this.hangMs, from);
     const scope = S.flatMap((id) => this.scopes.get(id) ?? []);
     const narrow = (fn: string): string[] => {
       const own = S.filter((id) => this.replaces.get(id)?.has(fn));

@@ -167,7 +167,8 @@ export class CauseBook {
 
   /** Queues a reproducer attempt from a stored sample (resume of an unminimized cause). */
   requeue(id: string, entry: CorpusEntry): void {
-    if (!this.best.has(id)) this.queue.push({ id, entry, bucket: null });
+    if (this.best.has(id) || this.queue.some((j) => j.id === id)) return;
+    this.queue.push({ id, entry, bucket: null });
   }
 
   /** Counts executions of a known symptom toward its cause. */
