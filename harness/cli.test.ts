@@ -1,6 +1,6 @@
 // End to end: the built CLI, run as a user runs it (node dist/harness/cli.js ...).
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +19,12 @@ describe('svmfuzz list', () => {
     expect(j.pairs.map((p: { id: string }) => p.id)).toEqual(['vnmi-iret', 'sti-shadow', 'all']);
     expect(j.alphabet.map((a: { kind: string }) => a.kind)).toContain('delivery_fault');
     expect(j.knobs.find((k: { name: string }) => k.name === 'vnmiHonoursShadow').tag).toBe('UNSURE');
+    // Every knob's reference points at a section of the model reference in the repository.
+    const headings = readFileSync(join(root, 'docs/model.md'), 'utf8').split('\n').filter((l) => l.startsWith('### ')).map((l) => l.slice(4).trim().toLowerCase());
+    for (const k of j.knobs as { name: string; reference: string }[]) {
+      expect(k.reference).toBe(`docs/model.md#${k.name.toLowerCase()}`);
+      expect(headings, k.name).toContain(k.name.toLowerCase());
+    }
   });
 });
 

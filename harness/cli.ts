@@ -79,7 +79,7 @@ async function cmdList(io: Io, opts: { json?: boolean; models?: string[] }): Pro
     const spec = specOf(kind)!;
     return { kind, where: spec.where, doc: spec.doc, fields: spec.fields };
   });
-  const knobs = KNOB_NAMES.map((name) => ({ name, ...KNOBS[name] }));
+  const knobs = KNOB_NAMES.map((name) => ({ name, ...KNOBS[name], reference: `docs/model.md#${name.toLowerCase()}` }));
   if (opts.json) {
     io.out(JSON.stringify({ versions, pairs, alphabet, knobs, observations: OBSERVATION_FIELDS }, null, 2));
     return EXIT.OK;
@@ -99,8 +99,8 @@ async function cmdList(io: Io, opts: { json?: boolean; models?: string[] }): Pro
     });
     lines.push(`  ${a.kind.padEnd(16)} [${a.where}] ${a.doc}${fields.length ? `\n${' '.repeat(20)}${fields.join(' ')}` : ''}`);
   }
-  lines.push('config knobs:');
-  for (const k of knobs) lines.push(`  ${k.name.padEnd(27)} default ${String(k.default).padEnd(9)} [${k.tag}] ${k.doc}`);
+  lines.push('config knobs (each explained in docs/model.md#<knob name in lower case>; INFER/UNSURE ones are modelling decisions):');
+  for (const k of knobs) lines.push(`  ${k.name.padEnd(27)} default ${String(k.default).padEnd(9)} [${k.tag}] ${k.doc}${k.tag === 'param' ? '' : ` (docs/model.md#${k.name.toLowerCase()})`}`);
   io.out(lines.join('\n'));
   return EXIT.OK;
 }
