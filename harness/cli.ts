@@ -73,6 +73,7 @@ async function cmdList(io: Io, opts: { json?: boolean; models?: string[] }): Pro
   const versions = [...reg.versions.values()].map((v) => ({
     id: v.id, description: v.description,
     patches: v.patches.map((p) => ({ id: p.id, subject: p.subject, upstream: p.upstream, replaces: Object.keys(p.replaces), scope: p.scope })),
+    differs: v.differs ?? [],
   }));
   const pairs = [...reg.pairs.values()].map((p) => ({ id: p.id, description: p.description, left: p.left, right: p.right, config: p.config }));
   const alphabet = EVENT_KINDS.map((kind) => {
@@ -87,7 +88,8 @@ async function cmdList(io: Io, opts: { json?: boolean; models?: string[] }): Pro
   const lines: string[] = ['versions:'];
   for (const v of versions) {
     lines.push(`  ${v.id.padEnd(8)} ${v.description}`);
-    for (const p of v.patches) lines.push(`           + ${p.id} ${p.subject} (replaces ${p.replaces.join(', ')})`);
+    for (const p of v.patches) lines.push(`           + ${p.id} ${p.subject} (replaces ${p.replaces.join(', ')}; upstream ${p.upstream})`);
+    for (const d of v.differs) lines.push(`           ! ${d.commit.slice(0, 12)} (${d.release}) ${d.subject}: ${d.note}`);
   }
   lines.push('pairs:');
   for (const p of pairs) lines.push(`  ${p.id.padEnd(11)} ${p.left} vs ${p.right}: ${p.description}`);

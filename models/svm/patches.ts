@@ -3,7 +3,8 @@
 // `svmfuzz compare` calls any other changed field collateral (a possible regression).
 
 import { SVM_EVTINJ_TYPE_NMI, evtinj } from './constants.js';
-import { cur, type VcpuState } from './state.js';
+import { cur, createState, type VcpuState } from './state.js';
+import { OBSERVATION_KEYS, LATENT } from './observe.js';
 import { hw_vmrun } from './hardware.js';
 import { BASE_OPS } from './kvm/base.js';
 import type { KvmOps } from './kvm/ops.js';
@@ -22,9 +23,33 @@ export interface Patch {
   readonly scope: readonly string[];
 }
 
-/** Validates and freezes a patch: every replaced name must exist in the base table. */
+/** Every path a scope may name: observation fields, latent fields, and `state.<path>` of every state leaf. */
+function scopePaths(): string[] {
+  const out = [...OBSERVATION_KEYS, ...LATENT.map(([name]) => name)];
+  const walk = (x: unknown, path: string): void => {
+    if (x === null || typeof x !== 'object' || Array.isArray(x)) { out.push(path); return; }
+    for (const [k, v] of Object.entries(x)) if (path !== 'state' || (k !== 'cfg' && k !== 'log')) walk(v, `${path}.${k}`);
+  };
+  walk(createState(), 'state');
+  return out;
+}
+let knownPaths: string[] | null = null;
+
+/** Why a scope entry names no field (null when it does): a typo would make every difference collateral. */
+export function checkScopePath(path: string): string | null {
+  knownPaths ??= scopePaths();
+  const ok = path.endsWith('*') ? knownPaths.some((k) => k.startsWith(path.slice(0, -1))) : knownPaths.includes(path);
+  return ok ? null : `scope path '${path}' is not an observation field, a latent field or a state path (state.<path>); see \`svmfuzz list --json\``;
+}
+
+/** Validates and freezes a patch: every replaced name must exist in the base table, every scope path must name a field. */
 export function definePatch(p: Patch): Patch {
   if (!p.id || typeof p.id !== 'string') throw new Error('definePatch: a patch needs a string id');
+  if (!Array.isArray(p.scope)) throw new Error(`patch ${p.id}: 'scope' must be a list of field paths`);
+  for (const path of p.scope) {
+    const err = checkScopePath(path);
+    if (err) throw new Error(`patch ${p.id}: ${err}`);
+  }
   for (const name of Object.keys(p.replaces)) {
     if (!(name in BASE_OPS)) throw new Error(`patch ${p.id}: replaces unknown function '${name}'`);
     if (typeof (p.replaces as Record<string, unknown>)[name] !== 'function') {

@@ -7,10 +7,22 @@ import type { KvmOps } from './kvm/ops.js';
 import { PATCH_72046d0a, PATCH_be45bc4e, type Patch } from './patches.js';
 import { checkKnob, type SvmConfig } from './config.js';
 
+/** An upstream change on the modelled paths where a version knowingly differs from the release it is named after. */
+export interface KnownDifference {
+  readonly commit: string;
+  readonly subject: string;
+  /** The release that first carried it. */
+  readonly release: string;
+  /** How the version differs because of it. */
+  readonly note: string;
+}
+
 export interface Version {
   readonly id: string;
   readonly description: string;
   readonly patches: readonly Patch[];
+  /** Upstream changes this version knowingly does not model (see docs/upstream-history.md). */
+  readonly differs?: readonly KnownDifference[];
 }
 
 export interface Pair {
@@ -29,7 +41,7 @@ export function defineVersion(v: Version): Version {
     if (seen.has(p.id)) throw new Error(`version ${v.id}: patch ${p.id} listed twice`);
     seen.add(p.id);
   }
-  return Object.freeze({ ...v, patches: Object.freeze([...v.patches]) });
+  return Object.freeze({ ...v, patches: Object.freeze([...v.patches]), differs: Object.freeze([...(v.differs ?? [])]) });
 }
 
 export function definePair(p: Pair): Pair {
@@ -48,10 +60,25 @@ export function buildOps(version: Version): KvmOps {
   return Object.freeze(ops);
 }
 
+// Known differences from the releases, from docs/upstream-history.md (issue: versions that
+// match their releases on the modelled paths).
+const KVM_REQ_NMI_IFF_PENDING: KnownDifference = {
+  commit: '6231c9e1a9f35b535c66709aa8a6eda40dbc4132', subject: 'KVM: x86: make KVM_REQ_NMI request iff NMI pending for vcpu', release: 'v6.8',
+  note: 'the base already has it: real v6.7 requests KVM_REQ_NMI on every KVM_SET_VCPU_EVENTS that sets NMI state',
+};
+const WARN_IFF_MASKED: KnownDifference = {
+  commit: 'b4bd556467477420ee3a91fbcba73c579669edc6', subject: 'KVM: SVM: WARN on vNMI + NMI window iff NMIs are outright masked', release: 'v6.10',
+  note: 'not modelled: svm_enable_nmi_window keeps the unconditional vNMI WARN, so this version WARNs where real v6.10+ does not (CVE-2024-39483)',
+};
+const FASTPATH_HLT: KnownDifference = {
+  commit: '1876dd69dfe8c29e249070b0e4dc941fc15ac1e4', subject: 'KVM: x86: Add fastpath handling of HLT VM-Exits', release: 'v6.12',
+  note: 'not modelled: HLT exits take the slow path; same end state, another internal path',
+};
+
 export const BUILTIN_VERSIONS: readonly Version[] = [
-  defineVersion({ id: 'v6.7', description: 'before both seed fixes (vNMI since v6.4, STI;VMRUN in vmenter.S)', patches: [] }),
+  defineVersion({ id: 'v6.7', description: 'before both seed fixes (vNMI since v6.4, STI;VMRUN in vmenter.S)', patches: [], differs: [KVM_REQ_NMI_IFF_PENDING] }),
   defineVersion({ id: 'v6.8', description: 'with 72046d0a (no IRET intercept for EVENTINJ NMIs under vNMI)', patches: [PATCH_72046d0a] }),
-  defineVersion({ id: 'v6.14', description: 'with 72046d0a and be45bc4e (VMRUN out of the STI shadow)', patches: [PATCH_72046d0a, PATCH_be45bc4e] }),
+  defineVersion({ id: 'v6.14', description: 'with 72046d0a and be45bc4e (VMRUN out of the STI shadow)', patches: [PATCH_72046d0a, PATCH_be45bc4e], differs: [WARN_IFF_MASKED, FASTPATH_HLT] }),
 ];
 
 export const BUILTIN_PAIRS: readonly Pair[] = [
