@@ -145,8 +145,12 @@ function reproducerOf(runDir: string, b: ReportBucket, sides: { left: string; ri
 
 /** Which registry version to re-run, or why not. */
 function versionFor(reg: Registry, id: string, patches: string[] | null): Version | string {
-  const v = reg.versions.get(id);
-  if (!v) return `version ${id} is not known here (from a model file? give it with --models)`;
+  let v: Version;
+  try {
+    v = reg.version(id); // also a derived one (VERSION+PATCH...), as focused pairs' entries name
+  } catch {
+    return `version ${id} is not known here (from a model file? give it with --models)`;
+  }
   const have = v.patches.map((p) => p.id);
   if (patches && have.join(' ') !== patches.join(' ')) {
     return `version ${id} now has patches [${have.join(' ')}]; the entry was made with [${patches.join(' ')}]`;
