@@ -14,9 +14,13 @@ describe('svmfuzz list', () => {
     const r = run('list', '--json');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
-    expect(j.versions.map((v: { id: string }) => v.id)).toEqual(['v6.7', 'v6.8', 'v6.14']);
-    expect(j.versions[2].patches.map((p: { id: string }) => p.id)).toEqual(['72046d0a', 'be45bc4e']);
-    expect(j.pairs.map((p: { id: string }) => p.id)).toEqual(['vnmi-iret', 'sti-shadow', 'all']);
+    expect(j.versions.map((v: { id: string }) => v.id)).toEqual(['v6.4', 'v6.7', 'v6.8-rc1', 'v6.8', 'v6.10', 'v6.12', 'v6.13', 'v6.14', 'v6.15']);
+    const v614 = j.versions.find((v: { id: string }) => v.id === 'v6.14');
+    expect(v614.patches.map((p: { id: string }) => p.id)).toEqual(['72046d0a', '6231c9e1', 'b4bd5564', '1876dd69', 'be45bc4e']);
+    expect(v614.patches.find((p: { id: string }) => p.id === 'be45bc4e').release).toBe('v6.14');
+    // What a release knowingly lacks is listed with its commit, subject and release.
+    expect(v614.differs.find((d: { commit: string }) => d.commit.startsWith('1876dd69dfe8'))).toMatchObject({ release: 'v6.12' });
+    expect(j.pairs.map((p: { id: string }) => p.id)).toEqual(['vnmi-iret', 'sti-shadow', 'all', 'v6.7-to-v6.8', 'v6.8-to-v6.10', 'v6.10-to-v6.12']);
     expect(j.alphabet.map((a: { kind: string }) => a.kind)).toContain('delivery_fault');
     expect(j.knobs.find((k: { name: string }) => k.name === 'vnmiHonoursShadow').tag).toBe('UNSURE');
     // Every knob's reference points at a section of the model reference in the repository.
@@ -46,10 +50,10 @@ describe('svmfuzz trace', () => {
   });
 
   it('text output marks the divergence and names both versions', () => {
-    const r = run('trace', scen('a5-seed1-two-nmis.txt'), '--versions', 'v6.7,v6.8');
+    const r = run('trace', scen('a5-seed1-two-nmis.txt'), '--versions', 'v6.7,v6.8-rc1');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^!! #3 iret$/m);
-    expect(r.out).toMatch(/first divergence: step #3 \(iret\), observable, v6\.7 vs v6\.8/);
+    expect(r.out).toMatch(/first divergence: step #3 \(iret\), observable, v6\.7 vs v6\.8-rc1/);
   });
 
   it('a control shows no divergence on every pair', () => {
@@ -83,7 +87,7 @@ describe('svmfuzz trace', () => {
   });
 
   it('unknown pair or version, or a bad flag: exit 2', () => {
-    expect(run('trace', scen('a5-seed1-two-nmis.txt'), '--pair', 'nope').err).toMatch(/unknown pair 'nope' \(known: vnmi-iret, sti-shadow, all\)/);
+    expect(run('trace', scen('a5-seed1-two-nmis.txt'), '--pair', 'nope').err).toMatch(/unknown pair 'nope' \(known: vnmi-iret, sti-shadow, all, v6\.7-to-v6\.8, v6\.8-to-v6\.10, v6\.10-to-v6\.12\)/);
     expect(run('trace', scen('a5-seed1-two-nmis.txt'), '--versions', 'v6.7,v9').code).toBe(2);
     expect(run('trace', scen('a5-seed1-two-nmis.txt')).err).toMatch(/exactly one of --pair/);
     expect(run('trace', scen('a5-seed1-two-nmis.txt'), '--pair', 'all', '--bogus').code).toBe(2);

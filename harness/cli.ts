@@ -72,7 +72,7 @@ async function cmdList(io: Io, opts: { json?: boolean; models?: string[] }): Pro
   const reg = await loadRegistry(opts.models);
   const versions = [...reg.versions.values()].map((v) => ({
     id: v.id, description: v.description,
-    patches: v.patches.map((p) => ({ id: p.id, subject: p.subject, upstream: p.upstream, replaces: Object.keys(p.replaces), scope: p.scope })),
+    patches: v.patches.map((p) => ({ id: p.id, subject: p.subject, upstream: p.upstream, release: p.release ?? null, replaces: Object.keys(p.replaces), scope: p.scope })),
     differs: v.differs ?? [],
   }));
   const pairs = [...reg.pairs.values()].map((p) => ({ id: p.id, description: p.description, left: p.left, right: p.right, config: p.config }));
@@ -88,7 +88,7 @@ async function cmdList(io: Io, opts: { json?: boolean; models?: string[] }): Pro
   const lines: string[] = ['versions:'];
   for (const v of versions) {
     lines.push(`  ${v.id.padEnd(8)} ${v.description}`);
-    for (const p of v.patches) lines.push(`           + ${p.id} ${p.subject} (replaces ${p.replaces.join(', ')}; upstream ${p.upstream})`);
+    for (const p of v.patches) lines.push(`           + ${p.id}${p.release ? ` (${p.release})` : ""} ${p.subject} (replaces ${p.replaces.join(', ')}; upstream ${p.upstream})`);
     for (const d of v.differs) lines.push(`           ! ${d.commit.slice(0, 12)} (${d.release}) ${d.subject}: ${d.note}`);
   }
   lines.push('pairs:');

@@ -9,7 +9,7 @@ export { ALPHABET, EVENT_KINDS, defaultEvent, checkEvent, isLegal, specOf, type 
 export { KNOBS, KNOB_NAMES, defaultConfig, checkKnob, type SvmConfig, type KnobName } from './svm/config.js';
 export { createState, cur, type VcpuState, type Vmcb } from './svm/state.js';
 // For patch bodies: KVM's helpers and names, so a user's patch needs no magic numbers.
-export { REQ, kvm_make_request, kvm_check_request, WARN_ON_ONCE } from './svm/state.js';
+export { REQ, kvm_make_request, kvm_check_request, kvm_test_request, kvm_clear_request, WARN_ON_ONCE } from './svm/state.js';
 export {
   SVM_EXIT_EXCP_BASE, SVM_EXIT_INTR, SVM_EXIT_NMI, SVM_EXIT_VINTR, SVM_EXIT_CPUID, SVM_EXIT_IRET, SVM_EXIT_HLT,
   SVM_EXIT_IOIO, SVM_EXIT_TASK_SWITCH, SVM_EXIT_SHUTDOWN, SVM_EXIT_VMRUN, SVM_EXIT_STGI, SVM_EXIT_CLGI, SVM_EXIT_NPF,

@@ -76,7 +76,8 @@ describe('derived versions', () => {
   it('the registry rebuilds a version named VERSION+PATCH-PATCH (entries of bisection steps and focused pairs)', () => {
     const reg = new Registry();
     expect(reg.version('v6.7+72046d0a').patches.map((p) => p.id)).toEqual(['72046d0a']);
-    expect(reg.version('v6.14-72046d0a').patches.map((p) => p.id)).toEqual(['be45bc4e']);
+    expect(reg.version('v6.14-72046d0a').patches.map((p) => p.id)).toEqual(['6231c9e1', 'b4bd5564', '1876dd69', 'be45bc4e']);
+    expect(reg.version('v6.13+be45bc4e').patches.map((p) => p.id)).toEqual(reg.version('v6.14').patches.map((p) => p.id));
     expect(() => reg.version('v6.7+nope')).toThrow(/unknown version 'v6\.7\+nope'/);
   });
 });

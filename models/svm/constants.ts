@@ -58,8 +58,12 @@ export const SVM_EXIT_ERR = -1;
 export const SVM_EXIT_NONE = 0;
 
 /** Exception vectors the model uses. */
+export const DE_VECTOR = 0;
 export const DB_VECTOR = 1;
 export const UD_VECTOR = 6;
+export const DF_VECTOR = 8;
+export const TS_VECTOR = 10;
+export const NP_VECTOR = 11;
 export const SS_VECTOR = 12;
 export const GP_VECTOR = 13;
 export const PF_VECTOR = 14;
@@ -67,7 +71,28 @@ export const AC_VECTOR = 17;
 export const MC_VECTOR = 18;
 /** Exceptions that push an error code (the ones the model uses). */
 export const exceptionHasErrorCode = (vector: number): boolean =>
-  vector === SS_VECTOR || vector === GP_VECTOR || vector === PF_VECTOR || vector === AC_VECTOR;
+  vector === DF_VECTOR || vector === SS_VECTOR || vector === GP_VECTOR || vector === PF_VECTOR || vector === AC_VECTOR;
+
+/** exception_class (x86.c): how two exceptions in a row merge (SDM/APM "double fault" table). */
+export const EXCPT_BENIGN = 0;
+export const EXCPT_CONTRIBUTORY = 1;
+export const EXCPT_PF = 2;
+export function exception_class(vector: number): number {
+  if (vector === PF_VECTOR) return EXCPT_PF;
+  if (vector === DE_VECTOR || vector === TS_VECTOR || vector === NP_VECTOR || vector === SS_VECTOR || vector === GP_VECTOR) return EXCPT_CONTRIBUTORY;
+  return EXCPT_BENIGN;
+}
+/** exception_type (x86.c), for the vectors the model uses: faults get RF set when KVM injects them. */
+export const EXCPT_FAULT = 0;
+export const EXCPT_TRAP = 1;
+export const EXCPT_ABORT = 2;
+export const EXCPT_DB = 4;
+export function exception_type(vector: number): number {
+  if (vector === DB_VECTOR) return EXCPT_DB;
+  if (vector === 3 || vector === 4) return EXCPT_TRAP; // #BP, #OF
+  if (vector === DF_VECTOR || vector === MC_VECTOR) return EXCPT_ABORT;
+  return EXCPT_FAULT;
+}
 
 const EXIT_NAMES: Record<number, string> = {
   [SVM_EXIT_INTR]: 'INTR', [SVM_EXIT_NMI]: 'NMI', [SVM_EXIT_VINTR]: 'VINTR', [SVM_EXIT_CPUID]: 'CPUID',
@@ -101,6 +126,8 @@ export const bit = (n: number): number => 1 << n;
 export const X86_EFLAGS_TF = 1 << 8;
 export const X86_EFLAGS_IF = 1 << 9;
 export const X86_EFLAGS_RF = 1 << 16;
+/** RFLAGS bit 1, always set (X86_EFLAGS_FIXED): the RFLAGS of a vCPU after INIT. */
+export const X86_EFLAGS_FIXED = 1 << 1;
 
 /** KVM_GET_VCPU_EVENTS interrupt.shadow encoding. */
 export const KVM_X86_SHADOW_INT_MOV_SS = 1;

@@ -10,7 +10,7 @@
 // in 'delivery' first complete the delivery (the CPU vectors before it executes).
 
 import {
-  bit, evtinj, INTERCEPT, SVM_EVTINJ_TYPE_INTR, SVM_EVTINJ_TYPE_NMI, SVM_EVTINJ_TYPE_EXEPT, SVM_EXIT_NPF,
+  bit, evtinj, INTERCEPT, SVM_EVTINJ_TYPE_INTR, SVM_EVTINJ_TYPE_NMI, SVM_EVTINJ_TYPE_EXEPT, SVM_EVTINJ_TYPE_SOFT, SVM_EXIT_NPF,
   SVM_EXIT_EXCP_BASE, SVM_EXIT_TASK_SWITCH, SVM_EXIT_SHUTDOWN, V_INTR_MASKING_MASK, V_IRQ_MASK, V_NMI_ENABLE_MASK,
   V_NMI_PENDING_MASK, V_NMI_BLOCKING_MASK, X86_EFLAGS_IF, DB_VECTOR, UD_VECTOR, SS_VECTOR, GP_VECTOR, PF_VECTOR,
   type InterceptName,
@@ -55,16 +55,17 @@ const VECTORS = ['DB', 'UD', 'SS', 'GP', 'PF'] as const;
 const VECTOR_NUM: Record<(typeof VECTORS)[number], number> = { DB: DB_VECTOR, UD: UD_VECTOR, SS: SS_VECTOR, GP: GP_VECTOR, PF: PF_VECTOR };
 const IRQ_VECTORS = ['0x30', '0x68', '0xec'] as const;
 
-const VMCB12_INTERCEPTS = ['nmi', 'intr', 'vintr', 'iret', 'hlt', 'ioio', 'cpuid'] as const;
+const VMCB12_INTERCEPTS = ['nmi', 'intr', 'vintr', 'iret', 'hlt', 'ioio', 'cpuid', 'shutdown'] as const;
 const VMCB12_INT_CTL = ['v_intr_masking', 'v_irq', 'v_nmi_enable', 'v_nmi_pending', 'v_nmi_blocking'] as const;
 const INT_CTL_BITS: Record<(typeof VMCB12_INT_CTL)[number], number> = {
   v_intr_masking: V_INTR_MASKING_MASK, v_irq: V_IRQ_MASK, v_nmi_enable: V_NMI_ENABLE_MASK,
   v_nmi_pending: V_NMI_PENDING_MASK, v_nmi_blocking: V_NMI_BLOCKING_MASK,
 };
-const VMCB12_INJECT = ['none', 'intr_0x68', 'intr_0x30', 'nmi', 'GP', 'SS'] as const;
+const VMCB12_INJECT = ['none', 'intr_0x68', 'intr_0x30', 'nmi', 'GP', 'SS', 'soft_0x30'] as const;
 
 const l1Only = (v: VcpuState): boolean => !v.guestMode && v.cfg.nested;
-const hostRunnable = (v: VcpuState): boolean => v.mpState !== 'SHUTDOWN';
+/** L1 may VMRUN: nesting is on and L1 has EFER.SVME (an INIT clears it; L1 does not set it again here). */
+const l1CanVmrun = (v: VcpuState): boolean => l1Only(v) && v.l1Svme;
 
 /** Builds vmcb12 in L1's memory from a `vmrun` event (L1 writes it before VMRUN). */
 function writeVmcb12(v: VcpuState, e: FieldsOf<(typeof ALPHABET)['vmrun']['fields']>): void {
@@ -85,6 +86,7 @@ function writeVmcb12(v: VcpuState, e: FieldsOf<(typeof ALPHABET)['vmrun']['field
   vmcb12.eventInj = inj === 'none' ? 0
     : inj === 'nmi' ? evtinj(SVM_EVTINJ_TYPE_NMI, 0)
     : inj.startsWith('intr_') ? evtinj(SVM_EVTINJ_TYPE_INTR, Number(inj.slice(5)))
+    : inj.startsWith('soft_') ? evtinj(SVM_EVTINJ_TYPE_SOFT, Number(inj.slice(5)))
     : evtinj(SVM_EVTINJ_TYPE_EXEPT, VECTOR_NUM[inj as 'GP' | 'SS'], true);
   vmcb12.rflags = e.l2_if ? vmcb12.rflags | X86_EFLAGS_IF : vmcb12.rflags & ~X86_EFLAGS_IF;
 }
@@ -130,7 +132,6 @@ export const ALPHABET = {
     doc: 'KVM_RUN: enter the guest; until=first_exit: a signal ends KVM_RUN after the next exit',
     where: 'host',
     fields: { until: { type: 'enum', values: ['userspace', 'first_exit'], default: 'userspace', doc: 'when KVM_RUN returns' } },
-    legal: (v) => hostRunnable(v),
     apply: (k, v, e) => k.kvm_arch_vcpu_ioctl_run(k, v, e.until === 'first_exit'),
   }),
 
@@ -166,13 +167,13 @@ export const ALPHABET = {
     fields: {
       intercepts: { type: 'flags', values: VMCB12_INTERCEPTS, default: ['nmi', 'intr'], doc: 'vmcb12 intercepts (VMRUN is always set)' },
       exceptions: { type: 'flags', values: VECTORS, default: [], doc: 'vmcb12 exception intercepts' },
-      inject: { type: 'enum', values: VMCB12_INJECT, default: 'none', doc: 'vmcb12.event_inj' },
+      inject: { type: 'enum', values: VMCB12_INJECT, default: 'none', doc: 'vmcb12.event_inj (soft_0x30: a software interrupt, INTn)' },
       int_ctl: { type: 'flags', values: VMCB12_INT_CTL, default: ['v_intr_masking'], doc: 'vmcb12.int_ctl bits' },
       int_vector: { type: 'enum', values: ['0x30', '0x68'], default: '0x30', doc: 'vmcb12.int_vector (for v_irq)' },
       int_state: { type: 'int', min: 0, max: 1, default: 0, doc: 'vmcb12.int_state (interrupt shadow)' },
       l2_if: { type: 'bool', default: true, doc: "L2's RFLAGS.IF" },
     },
-    legal: (v) => l1Only(v),
+    legal: (v) => l1CanVmrun(v),
     apply: (k, v, e) => guest_execute(k, v, (k2, v2) => {
       writeVmcb12(v2, e);
       insn.vmrun(k2, v2);

@@ -11,7 +11,7 @@ import {
   SVM_INTERRUPT_SHADOW_MASK, V_NMI_ENABLE_MASK, V_NMI_PENDING_MASK, V_NMI_BLOCKING_MASK, V_IRQ_MASK,
   V_GIF_ENABLE_MASK, V_GIF_MASK, INTERCEPT, bit, isValid, evtType, evtVector, evtinj, SVM_EVTINJ_TYPE_NMI,
   SVM_EVTINJ_TYPE_INTR, SVM_EVTINJ_TYPE_EXEPT, SVM_EVTINJ_TYPE_SOFT, SVM_EXIT_INTR, SVM_EXIT_NMI,
-  SVM_EXIT_VINTR, SVM_EXIT_IRET, SVM_EXIT_EXCP_BASE, X86_EFLAGS_IF, X86_EFLAGS_TF, DB_VECTOR, exitName,
+  SVM_EXIT_VINTR, SVM_EXIT_IRET, SVM_EXIT_EXCP_BASE, X86_EFLAGS_IF, X86_EFLAGS_TF, X86_EFLAGS_RF, DB_VECTOR, exitName,
   exceptionHasErrorCode, type InterceptName,
 } from './constants.js';
 import { cur, curGuest, level, WARN_ON_ONCE, type VcpuState, type Vmcb, type GuestFrame } from './state.js';
@@ -148,17 +148,21 @@ export function hw_vmexit(k: KvmOps, v: VcpuState, exitCode: number, exitInfo1: 
   k.svm_vcpu_run_after_vmrun(k, v);
 }
 
-/** The guest takes an event through its IDT: push a frame, clear IF, jump to the handler. */
-export function guest_take_event(v: VcpuState, info: number): void {
+/**
+ * The guest takes an event through its IDT (an interrupt gate): push RFLAGS and RIP, clear
+ * IF, TF and RF, jump to the handler. `fault`: the CPU raised a fault itself, whose pushed
+ * RFLAGS image has RF set (so the restarted instruction does not hit its breakpoint again).
+ */
+export function guest_take_event(v: VcpuState, info: number, fault = false): void {
   const vmcb = cur(v);
   const g = curGuest(v);
   const t = evtType(info);
   const type: GuestFrame['type'] = t === SVM_EVTINJ_TYPE_NMI ? 'NMI' : t === SVM_EVTINJ_TYPE_EXEPT ? 'EXCP' : 'INTR';
   const vector = t === SVM_EVTINJ_TYPE_NMI ? 2 : evtVector(info);
   if (g.frames.length < MAX_FRAMES) {
-    g.frames.push({ type, vector, savedIf: (vmcb.rflags & X86_EFLAGS_IF) !== 0, savedRip: vmcb.rip });
+    g.frames.push({ type, vector, savedRflags: fault ? vmcb.rflags | X86_EFLAGS_RF : vmcb.rflags, savedRip: vmcb.rip });
   }
-  vmcb.rflags &= ~(X86_EFLAGS_IF | X86_EFLAGS_TF);
+  vmcb.rflags &= ~(X86_EFLAGS_IF | X86_EFLAGS_TF | X86_EFLAGS_RF);
   vmcb.rip = 0x8000 + vector * 0x10;
   if (type === 'NMI') g.nmis++;
   else if (type === 'EXCP') g.exceptions++;
@@ -188,11 +192,13 @@ export function livelock(v: VcpuState): void {
 }
 
 /**
- * Retire an instruction: the shadow of the previous STI/MOV SS ends unless this one
- * sets a new one; a TF set at the start traps with #DB; then interrupts are recognised.
+ * Retire an instruction: RF is cleared (IRET, which loads it, passes `keepRf`); the shadow
+ * of the previous STI/MOV SS ends unless this one sets a new one; a TF set at the start
+ * traps with #DB; then interrupts are recognised.
  */
-function retire(k: KvmOps, v: VcpuState, tfAtStart: boolean, setsShadow = false): void {
+function retire(k: KvmOps, v: VcpuState, tfAtStart: boolean, setsShadow = false, keepRf = false): void {
   const vmcb = cur(v);
+  if (!keepRf) vmcb.rflags &= ~X86_EFLAGS_RF;
   setShadow(vmcb, setsShadow);
   if (tfAtStart) {
     hw_guest_exception(k, v, DB_VECTOR);
@@ -210,7 +216,7 @@ export function hw_guest_exception(k: KvmOps, v: VcpuState, vector: number): voi
     hw_vmexit(k, v, SVM_EXIT_EXCP_BASE + vector, 0);
     return;
   }
-  guest_take_event(v, evtinj(SVM_EVTINJ_TYPE_EXEPT, vector, exceptionHasErrorCode(vector)));
+  guest_take_event(v, evtinj(SVM_EVTINJ_TYPE_EXEPT, vector, exceptionHasErrorCode(vector)), vector !== DB_VECTOR);
   hw_instruction_boundary(k, v);
 }
 
@@ -264,15 +270,17 @@ export const insn = {
       return;
     }
     const frame = curGuest(v).frames.pop();
+    const popped = X86_EFLAGS_IF | X86_EFLAGS_TF | X86_EFLAGS_RF;
     if (frame) {
-      vmcb.rflags = frame.savedIf ? vmcb.rflags | X86_EFLAGS_IF : vmcb.rflags & ~X86_EFLAGS_IF;
+      vmcb.rflags = (vmcb.rflags & ~popped) | (frame.savedRflags & popped);
       vmcb.rip = frame.savedRip;
     } else {
       vmcb.rip += 1;
+      vmcb.rflags &= ~X86_EFLAGS_RF;
     }
     // IRET ends virtual NMI blocking; a pending vNMI is then taken at the boundary.
     if (vmcb.intCtl & V_NMI_ENABLE_MASK) vmcb.intCtl &= ~V_NMI_BLOCKING_MASK;
-    retire(k, v, t);
+    retire(k, v, t, false, true);
   },
   hlt: interceptable('HLT', 0x78),
   cpuid: interceptable('CPUID', 0x72),

@@ -35,10 +35,10 @@ export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
   exits: 'the #VMEXITs of this step, in order, as LEVEL:REASON',
   reflected: 'nested #VMEXITs KVM synthesised to L1 in this step (exit reasons)',
   delivered: 'events the guests took in this step (LEVEL:NMI, LEVEL:INTR:vector, ...)',
-  userspace: "KVM_RUN returned to userspace in this step ('exit', 'EINTR') or ''",
+  userspace: "KVM_RUN returned to userspace in this step: kvm_run's exit reason (IO, SHUTDOWN, FAIL_ENTRY, INTERNAL_ERROR) or EINTR; '' if it did not",
   running: 'the guest is running at the end of the step',
   level: 'which guest runs (or would run): L1 or L2',
-  mp_state: 'RUNNABLE, HALTED or SHUTDOWN',
+  mp_state: 'RUNNABLE or HALTED',
   warns: 'WARN_ON_ONCE sites that fired in this step',
   'stat.nmi_injections': 'debugfs nmi_injections',
   'stat.nmi_window_exits': 'debugfs nmi_window_exits',
@@ -143,6 +143,7 @@ export const LATENT: readonly LatentField[] = [
   ['exception.injected', (v) => (v.exception.injected ? v.exception.vector : -1)],
   ['apic_irr', (v) => v.apicIrr.map(hex).join(',')],
   ['guest_gif', (v) => v.guestGif],
+  ['complete_userspace_io', (v) => v.completeUserspaceIo],
   ...vmcbFields('vmcb01'),
   ...vmcbFields('vmcb02'),
   ...guestFields('L1', (v) => v.l1, (v) => v.vmcb01),
@@ -187,8 +188,8 @@ export function diffRecords(a: Observation, b: Observation): { path: string; lef
 export const ABSTRACT_FLAG_BITS = 16;
 
 /**
- * Abstract state for model-state coverage: a small "mode" (phase, L1/L2, runnable/halted/
- * shut down: 18 values) in the high bits, and 16 flags that steer the NMI/IRQ/nested paths
+ * Abstract state for model-state coverage: a small "mode" (phase, L1/L2, runnable/halted:
+ * 12 values) in the high bits, and 16 flags that steer the NMI/IRQ/nested paths
  * in the low bits (NMI tracking, vNMI bits, shadow, EVENTINJ, the intercepts KVM toggles,
  * queued events). Counters, RIPs, vectors and handler depth are left out. The engine
  * counts mode transitions and flag flips per event kind rather than whole-state
@@ -196,8 +197,8 @@ export const ABSTRACT_FLAG_BITS = 16;
  */
 export function abstractState(v: VcpuState): number {
   const c = v.guestMode ? v.vmcb02 : v.vmcb01;
-  const mode = (v.phase === 'host' ? 0 : v.phase === 'guest' ? 1 : 2) * 6 + (v.guestMode ? 3 : 0)
-    + (v.mpState === 'RUNNABLE' ? 0 : v.mpState === 'HALTED' ? 1 : 2);
+  const mode = (v.phase === 'host' ? 0 : v.phase === 'guest' ? 1 : 2) * 4 + (v.guestMode ? 2 : 0)
+    + (v.mpState === 'RUNNABLE' ? 0 : 1);
   // Written out bit by bit: this runs twice per step on the fuzzing hot path.
   const h = (v.nestedRunPending ? 1 : 0) | (v.nmiPending > 0 ? 2 : 0) | (v.nmiInjected ? 4 : 0) | (v.nmiMasked ? 8 : 0)
     | (v.awaitingIretCompletion ? 16 : 0) | (v.nmiSinglestep ? 32 : 0) | (v.interrupt.injected ? 64 : 0)

@@ -8,6 +8,8 @@ import { OBSERVATION_KEYS, LATENT } from './observe.js';
 import { hw_vmrun } from './hardware.js';
 import { BASE_OPS } from './kvm/base.js';
 import type { KvmOps } from './kvm/ops.js';
+import { set_vcpu_events, emulate_halt, type SetVcpuEvents } from './kvm/x86.js';
+import { enable_nmi_window } from './kvm/svm.js';
 
 export interface Patch {
   /** Short hash, used in version definitions and reports. */
@@ -15,6 +17,8 @@ export interface Patch {
   readonly subject: string;
   /** Full upstream commit hash (or a description for a user's own patch). */
   readonly upstream: string;
+  /** The first release (or -rc tag) that carried it, e.g. 'v6.8-rc1'; absent for a user's own patch. */
+  readonly release?: string;
   readonly replaces: Partial<KvmOps>;
   /**
    * Field paths (observation or latent, or a model state path as `state.<path>`; a
@@ -74,6 +78,7 @@ export const PATCH_72046d0a = definePatch({
   id: '72046d0a',
   subject: "KVM: SVM: Don't intercept IRET when injecting NMI and vNMI is enabled",
   upstream: '72046d0a077a8f70d4d1e5bdeed324c1a310da8c',
+  release: 'v6.8-rc1',
   replaces: {
     svm_inject_nmi(k: KvmOps, v: VcpuState): void {
       cur(v).eventInj = evtinj(SVM_EVTINJ_TYPE_NMI, 0);
@@ -111,6 +116,7 @@ export const PATCH_be45bc4e = definePatch({
   id: 'be45bc4e',
   subject: 'KVM: SVM: Set RFLAGS.IF=1 in C code, to get VMRUN out of the STI shadow',
   upstream: 'be45bc4eff33d9a7dae84a2150f242a91a617402',
+  release: 'v6.14',
   replaces: {
     svm_vcpu_enter_exit(k: KvmOps, v: VcpuState): void {
       // raw_local_irq_enable(); amd_clear_divider(); __svm_vcpu_run (no STI inside).
@@ -124,4 +130,63 @@ export const PATCH_be45bc4e = definePatch({
   scope: ['vmcb12.int_state', 'events.shadow', 'vmcb01.int_state', 'vmcb02.int_state', 'state.hw.vmrunInStiShadow'],
 });
 
-export const BUILTIN_PATCHES: readonly Patch[] = [PATCH_72046d0a, PATCH_be45bc4e];
+/**
+ * 6231c9e1a9f3 "KVM: x86: make KVM_REQ_NMI request iff NMI pending for vcpu" (x86.c,
+ * kvm-x86 fixes for 6.8, Feb 2024). KVM_SET_VCPU_EVENTS with a valid nmi.pending of 0 no
+ * longer requests KVM_REQ_NMI; before, the request alone counted as a wake event
+ * (kvm_vcpu_has_events), so QEMU's state writes woke a halted vCPU for nothing.
+ */
+export const PATCH_6231c9e1 = definePatch({
+  id: '6231c9e1',
+  subject: 'KVM: x86: make KVM_REQ_NMI request iff NMI pending for vcpu',
+  upstream: '6231c9e1a9f35b535c66709aa8a6eda40dbc4132',
+  release: 'v6.8',
+  replaces: {
+    kvm_vcpu_ioctl_x86_set_vcpu_events(k: KvmOps, v: VcpuState, e: SetVcpuEvents): void {
+      set_vcpu_events(k, v, e, true);
+    },
+  },
+  // The request itself, and a halted vCPU that stays halted: it does not run, exit or
+  // take events until a real wake event.
+  scope: ['state.requests', 'mp_state', 'running', 'exits', 'stat.exits', 'userspace', 'delivered', 'state.mpState', 'phase'],
+});
+
+/**
+ * b4bd55646747 "KVM: SVM: WARN on vNMI + NMI window iff NMIs are outright masked" (svm.c,
+ * v6.10, CVE-2024-39483). With vNMI, KVM legitimately requests an NMI window when a second
+ * NMI arrives while the vCPU is in an interrupt shadow or has GIF=0; only the "masked"
+ * case is unexpected.
+ */
+export const PATCH_b4bd5564 = definePatch({
+  id: 'b4bd5564',
+  subject: 'KVM: SVM: WARN on vNMI + NMI window iff NMIs are outright masked',
+  upstream: 'b4bd556467477420ee3a91fbcba73c579669edc6',
+  release: 'v6.10',
+  replaces: {
+    svm_enable_nmi_window(k: KvmOps, v: VcpuState): void {
+      enable_nmi_window(k, v, true);
+    },
+  },
+  scope: ['warns', 'state.warned'],
+});
+
+/**
+ * 1876dd69dfe8 "KVM: x86: Add fastpath handling of HLT VM-Exits" (x86.c, v6.12), its
+ * __kvm_emulate_halt half: a vCPU that executes HLT with a wake event already pending stays
+ * RUNNABLE instead of going HALTED and being woken by vcpu_block. (The fastpath re-entry
+ * itself is not modelled; the end state is the same.)
+ */
+export const PATCH_1876dd69 = definePatch({
+  id: '1876dd69',
+  subject: 'KVM: x86: Add fastpath handling of HLT VM-Exits',
+  upstream: '1876dd69dfe8c29e249070b0e4dc941fc15ac1e4',
+  release: 'v6.12',
+  replaces: {
+    kvm_emulate_halt(k: KvmOps, v: VcpuState): number {
+      return emulate_halt(k, v, true);
+    },
+  },
+  scope: ['mp_state', 'state.mpState'],
+});
+
+export const BUILTIN_PATCHES: readonly Patch[] = [PATCH_72046d0a, PATCH_6231c9e1, PATCH_b4bd5564, PATCH_1876dd69, PATCH_be45bc4e];

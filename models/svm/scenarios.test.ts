@@ -8,7 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Registry } from '../registry.js';
 import { defineVersion } from './versions.js';
-import { parseScenario, checkScenario } from '../../harness/text/scenario.js';
+import { definePatch } from './patches.js';
+import { cur } from './state.js';
+import { X86_EFLAGS_TF, X86_EFLAGS_RF } from './constants.js';
+import type { KvmOps } from './kvm/ops.js';
+import type { VcpuState } from './state.js';
+import { parseScenario, checkScenario, checkVersionScenario } from '../../harness/text/scenario.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'scenarios');
 const files = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
@@ -28,7 +33,16 @@ describe('conformance scenarios', () => {
         expect(checkScenario(new Registry(), sc, pair).failures).toEqual([]);
       });
     }
+    for (const version of sc.versions) {
+      it(`${f} on ${version} alone (${sc.reference})`, () => {
+        expect(checkVersionScenario(new Registry(), sc, version).failures).toEqual([]);
+      });
+    }
   }
+
+  it('has a conformance scenario (kernel expectations on one version) for each fixed model defect', () => {
+    for (const n of [1, 2, 3, 4, 5]) expect(files.some((f) => f.startsWith(`k${n}-`) && load(f).versions.length > 0)).toBe(true);
+  });
 
   it('controls run on every pair', () => {
     const reg = new Registry();
@@ -53,4 +67,56 @@ describe('the scenario checker can fail', () => {
     const { failures } = checkScenario(new Registry(), parseScenario(text, 'edited.txt'), 'sti-shadow');
     expect(failures.some((m) => /^edited\.txt:\d+ on sti-shadow: step #2 left\.vmcb12\.int_state: expected = '0', got '1'/.test(m))).toBe(true);
   });
+});
+
+describe('a conformance scenario fails when its defect is put back', () => {
+  // The pre-fix bodies, as user patches on v6.14: each fixed scenario must catch them.
+  const defects: Record<string, Partial<KvmOps>> = {
+    // Defect 3: the OUT skipped at the exit.
+    'k3-userspace-pio-completes-at-next-run.txt': {
+      io_interception(k: KvmOps, v: VcpuState): number {
+        k.kvm_skip_emulated_instruction(k, v);
+        v.runExitReason = 'IO';
+        return 0;
+      },
+    },
+    // Defect 5: soft interrupts left out of kvm_event_needs_reinjection.
+    'k5-soft-interrupt-reinjection.txt': {
+      kvm_event_needs_reinjection(k: KvmOps, v: VcpuState): boolean {
+        return v.exception.injected || (v.interrupt.injected && !v.interrupt.soft) || v.nmiInjected;
+      },
+    },
+    // Defect 2: the single-step saves the raw VMCB RFLAGS, KVM's TF|RF included.
+    'k2-nmi-singlestep-rearmed.txt': {
+      svm_enable_nmi_window(k: KvmOps, v: VcpuState): void {
+        if (k.svm_get_nmi_mask(k, v) && !v.awaitingIretCompletion) return;
+        const vmcb = cur(v);
+        v.nmiSinglestepGuestRflags = vmcb.rflags;
+        v.nmiSinglestep = true;
+        vmcb.rflags |= X86_EFLAGS_TF | X86_EFLAGS_RF;
+      },
+    },
+    // Defect 4: no merging, a new exception replaces the old one.
+    'k4-double-fault-in-l2.txt': {
+      kvm_multiple_exception(k: KvmOps, v: VcpuState, nr: number, hasError: boolean, errorCode: number, reinject: boolean): void {
+        v.exception = { pending: !reinject, injected: reinject, vector: nr, hasErrorCode: hasError, errorCode };
+      },
+    },
+    // Defect 1: RFLAGS written directly: no event request, no KVM TF|RF.
+    'k1-rflags-on-nested-vmexit.txt': {
+      kvm_set_rflags(k: KvmOps, v: VcpuState, rflags: number): void {
+        cur(v).rflags = rflags;
+      },
+    },
+  };
+  for (const [file, replaces] of Object.entries(defects)) {
+    it(file, () => {
+      const reg = new Registry();
+      const patch = definePatch({ id: 'defect', subject: 'the defect put back', upstream: '-', replaces, scope: [] });
+      reg.addVersion(defineVersion({ id: 'v6.14-defect', description: '', patches: [...reg.version('v6.14').patches, patch] }));
+      const sc = load(file);
+      expect(checkVersionScenario(reg, sc, 'v6.14').failures).toEqual([]);
+      expect(checkVersionScenario(reg, sc, 'v6.14-defect').failures.length).toBeGreaterThan(0);
+    });
+  }
 });

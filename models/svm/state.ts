@@ -31,7 +31,8 @@ export interface Vmcb {
 export interface GuestFrame {
   type: 'NMI' | 'INTR' | 'EXCP';
   vector: number;
-  savedIf: boolean;
+  /** The RFLAGS image pushed (IRET restores its IF, TF and RF). */
+  savedRflags: number;
   savedRip: number;
 }
 
@@ -44,7 +45,7 @@ export interface GuestCpu {
 }
 
 export type Phase = 'host' | 'guest' | 'delivery';
-export type MpState = 'RUNNABLE' | 'HALTED' | 'SHUTDOWN';
+export type MpState = 'RUNNABLE' | 'HALTED';
 
 /** What the CPU is in the middle of: modelled state of the hardware, not of KVM. */
 export interface HardwareState {
@@ -124,6 +125,14 @@ export interface VcpuState {
   requests: number;
   /** A signal is pending for the vCPU thread: KVM_RUN returns -EINTR after the next exit. */
   signalPending: boolean;
+  /** kvm_run->exit_reason of the last exit to userspace (KVM_EXIT_*, without the prefix). */
+  runExitReason: string;
+  /** vcpu->arch.complete_userspace_io: what the next KVM_RUN completes first ('' = nothing). */
+  completeUserspaceIo: '' | 'complete_fast_pio_out';
+  /** vcpu->arch.pio.linear_rip: the RIP of the port access userspace completes. */
+  pioLinearRip: number;
+  /** L1's EFER.SVME (set from the start when nesting is on; INIT clears it). */
+  l1Svme: boolean;
 
   l1: GuestCpu;
   l2: GuestCpu;
@@ -133,8 +142,13 @@ export interface VcpuState {
   log: StepLog;
 }
 
-/** KVM requests (kvm_host.h KVM_REQ_*), as bits. */
-export const REQ = { NMI: 1, EVENT: 2 } as const;
+/**
+ * KVM requests (kvm_host.h KVM_REQ_*), as bits. MMU_SYNC and TLB_FLUSH_CURRENT stand for the
+ * MMU work nested transitions request (nested_svm_transition_tlb_flush): the model has no
+ * MMU, but a request pending at vcpu_enter_guest's late check cancels the injection and
+ * makes KVM go round once more, as in the kernel.
+ */
+export const REQ = { NMI: 1, EVENT: 2, TRIPLE_FAULT: 4, MMU_SYNC: 8, TLB_FLUSH_CURRENT: 16 } as const;
 
 export function emptyVmcb(): Vmcb {
   return {
@@ -150,24 +164,33 @@ export const newStepLog = (): StepLog => ({ exits: [], reflected: [], delivered:
 export const vnmiParam = (cfg: SvmConfig): boolean => cfg.vnmi && cfg.vgif;
 
 /**
- * init_vmcb() for vmcb01 plus svm_set_efer(EFER.SVME=1) when nesting is on (svm.c).
- * L1 starts running with IF=1, GIF=1, outside any handler.
+ * init_vmcb() (svm.c) on vmcb01: the intercepts, exception intercepts and int_ctl KVM sets
+ * up at vCPU creation and again at INIT. event_inj, int_state and the save area are left
+ * alone (the caller sets them).
  */
-function init_vmcb01(cfg: SvmConfig): Vmcb {
-  const vmcb = emptyVmcb();
+export function init_vmcb(cfg: SvmConfig, vmcb: Vmcb): void {
   const i = INTERCEPT;
   vmcb.intercepts = bit(i.INTR) | bit(i.NMI) | bit(i.SMI) | bit(i.CPUID) | bit(i.IOIO) | bit(i.TASK_SWITCH)
     | bit(i.SHUTDOWN) | bit(i.VMRUN) | bit(i.STGI) | bit(i.CLGI) | bit(i.HLT);
   vmcb.exceptions = bit(PF_VECTOR) | bit(UD_VECTOR) | bit(MC_VECTOR) | bit(AC_VECTOR) | bit(DB_VECTOR);
   if (cfg.npt) vmcb.exceptions &= ~bit(PF_VECTOR);
-  // svm_set_efer: EFER.SVME 0->1 adds the #GP erratum intercept.
-  if (cfg.nested && cfg.gpErratumIntercept) vmcb.exceptions |= bit(GP_VECTOR);
   vmcb.intCtl = V_INTR_MASKING_MASK;
   if (vnmiParam(cfg)) vmcb.intCtl |= V_NMI_ENABLE_MASK;
   if (cfg.vgif) {
     vmcb.intercepts &= ~(bit(i.STGI) | bit(i.CLGI));
     vmcb.intCtl |= V_GIF_ENABLE_MASK | V_GIF_MASK; // enable_gif()
   }
+}
+
+/**
+ * vmcb01 at vCPU creation, plus svm_set_efer(EFER.SVME=1) when nesting is on (svm.c).
+ * L1 starts running with IF=1, GIF=1, outside any handler.
+ */
+function init_vmcb01(cfg: SvmConfig): Vmcb {
+  const vmcb = emptyVmcb();
+  init_vmcb(cfg, vmcb);
+  // svm_set_efer: EFER.SVME 0->1 adds the #GP erratum intercept.
+  if (cfg.nested && cfg.gpErratumIntercept) vmcb.exceptions |= bit(GP_VECTOR);
   vmcb.rflags |= X86_EFLAGS_IF;
   return vmcb;
 }
@@ -204,6 +227,10 @@ export function createState(cfg: SvmConfig = defaultConfig()): VcpuState {
     apicIrr: [],
     requests: 0,
     signalPending: false,
+    runExitReason: '',
+    completeUserspaceIo: '',
+    pioLinearRip: 0,
+    l1Svme: cfg.nested,
     l1: newGuest(),
     l2: newGuest(),
     stat: {
@@ -222,6 +249,8 @@ export const curGuest = (v: VcpuState): GuestCpu => (v.guestMode ? v.l2 : v.l1);
 export const level = (v: VcpuState): 'L1' | 'L2' => (v.guestMode ? 'L2' : 'L1');
 
 export const kvm_make_request = (v: VcpuState, req: number): void => { v.requests |= req; };
+export const kvm_test_request = (v: VcpuState, req: number): boolean => (v.requests & req) !== 0;
+export const kvm_clear_request = (v: VcpuState, req: number): void => { v.requests &= ~req; };
 export function kvm_check_request(v: VcpuState, req: number): boolean {
   const had = (v.requests & req) !== 0;
   v.requests &= ~req;

@@ -7,10 +7,10 @@ import {
   INTERCEPT, bit, isValid, evtType, SVM_EVTINJ_TYPE_NMI, SVM_EVTINJ_TYPE_INTR, SVM_EVTINJ_TYPE_SOFT,
   SVM_EVTINJ_TYPE_EXEPT, SVM_EVTINJ_VALID, SVM_EVTINJ_VALID_ERR, V_INTR_MASKING_MASK, V_TPR_MASK,
   V_IRQ_INJECTION_BITS_MASK, V_GIF_MASK, V_GIF_ENABLE_MASK, V_NMI_PENDING_MASK, V_NMI_ENABLE_MASK,
-  V_NMI_BLOCKING_MASK, V_IRQ_MASK, X86_EFLAGS_IF, X86_EFLAGS_TF, SVM_EXIT_ERR, SVM_EXIT_EXCP_BASE,
-  SVM_EXIT_INTR, SVM_EXIT_NMI, SVM_EXIT_NPF, DB_VECTOR, EBUSY, exitName, type InterceptName,
+  V_NMI_BLOCKING_MASK, V_IRQ_MASK, X86_EFLAGS_IF, X86_EFLAGS_TF, X86_EFLAGS_FIXED, SVM_EXIT_ERR, SVM_EXIT_EXCP_BASE,
+  SVM_EXIT_INTR, SVM_EXIT_NMI, SVM_EXIT_NPF, SVM_EXIT_SHUTDOWN, DB_VECTOR, EBUSY, exitName, type InterceptName,
 } from '../constants.js';
-import { REQ, kvm_make_request, vnmiParam, WARN_ON_ONCE, type VcpuState, type Vmcb } from '../state.js';
+import { REQ, kvm_make_request, kvm_clear_request, vnmiParam, WARN_ON_ONCE, type VcpuState, type Vmcb } from '../state.js';
 import { NESTED_EXIT_CONTINUE, NESTED_EXIT_DONE, NESTED_EXIT_HOST } from './svm.js';
 import type { KvmOps } from './ops.js';
 
@@ -75,7 +75,9 @@ export const nested = {
       v.log.reflected.push('ERR');
       return ret;
     }
-    // L1's RFLAGS/RIP stay in vmcb01's save area while L2 runs.
+    // Save L1's state in vmcb01 (RIP is already past VMRUN): RFLAGS through kvm_get_rflags,
+    // so KVM's own NMI single-step TF|RF are not saved as L1's.
+    v.vmcb01.rflags = k.kvm_get_rflags(k, v);
     v.nestedRunPending = true;
     k.enter_svm_guest_mode(k, v);
     return ret;
@@ -84,10 +86,32 @@ export const nested = {
   enter_svm_guest_mode(k: KvmOps, v: VcpuState): void {
     v.hw.retry = null;
     k.nested_vmcb02_prepare_control(k, v);
-    // nested_vmcb02_prepare_save: L2's RIP/RFLAGS come from vmcb12.
+    // nested_vmcb02_prepare_save: L2's RFLAGS (kvm_set_rflags: an event request, and KVM's
+    // TF|RF if the NMI single-step is armed) and RIP come from vmcb12.
+    k.kvm_set_rflags(k, v, v.vmcb12.rflags | X86_EFLAGS_FIXED);
     v.vmcb02.rip = v.vmcb12.rip;
-    v.vmcb02.rflags = v.vmcb12.rflags;
     k.svm_set_gif(k, v, true);
+  },
+
+  /** nested_svm_transition_tlb_flush: every nested transition syncs the MMU and flushes the current TLB. */
+  nested_svm_transition_tlb_flush(k: KvmOps, v: VcpuState): void {
+    kvm_make_request(v, REQ.MMU_SYNC);
+    kvm_make_request(v, REQ.TLB_FLUSH_CURRENT);
+  },
+
+  /** svm_leave_nested: leave guest mode without telling L1 (INIT, EFER.SVME cleared). */
+  svm_leave_nested(k: KvmOps, v: VcpuState): void {
+    if (!v.guestMode) return;
+    v.nestedRunPending = false;
+    v.guestMode = false; // leave_guest_mode + svm_switch_vmcb(vmcb01)
+    v.hw.retry = null;
+  },
+
+  /** nested_svm_triple_fault: a triple fault in L2 is L1's SHUTDOWN exit if L1 intercepts it. */
+  nested_svm_triple_fault(k: KvmOps, v: VcpuState): void {
+    if (!ctlIntercepts(v, 'SHUTDOWN')) return;
+    kvm_clear_request(v, REQ.TRIPLE_FAULT);
+    k.nested_svm_simple_vmexit(k, v, SVM_EXIT_SHUTDOWN);
   },
 
   nested_vmcb02_prepare_control(k: KvmOps, v: VcpuState): void {
@@ -112,6 +136,10 @@ export const nested = {
     vmcb02.eventInjErr = ctl.eventInjErr;
     vmcb02.exitIntInfo = 0;
     v.nmiL1ToL2 = isValid(vmcb02.eventInj) && evtType(vmcb02.eventInj) === SVM_EVTINJ_TYPE_NMI;
+    // L1 injects a software interrupt (next_rip, soft_int_* RIP tracking are not modelled).
+    v.softIntInjected = isValid(vmcb02.eventInj) && evtType(vmcb02.eventInj) === SVM_EVTINJ_TYPE_SOFT;
+    // Before 46d6c6f3ef0e (v6.14) these two came last; nothing in between reads them.
+    k.nested_svm_transition_tlb_flush(k, v);
     v.guestMode = true; // enter_guest_mode
     k.recalc_intercepts(k, v);
   },
@@ -152,13 +180,17 @@ export const nested = {
     const vmcb02 = v.vmcb02;
     const vmcb12 = v.vmcb12;
     const ctl = v.nestedCtl;
+    // svm->vmcb is still vmcb02 until svm_switch_vmcb below, so L2's RFLAGS are read (through
+    // kvm_get_rflags: KVM's NMI single-step TF|RF hidden from L1) while cur() is vmcb02,
+    // although the kernel leaves guest mode first.
+    const l2Rflags = k.kvm_get_rflags(k, v);
     v.guestMode = false; // leave_guest_mode
     v.hw.retry = null;
     WARN_ON_ONCE(v, v.nestedRunPending, 'nested_svm_vmexit: nested_run_pending');
     if (v.mpState === 'HALTED') v.mpState = 'RUNNABLE'; // in case we halted in L2
 
     vmcb12.rip = vmcb02.rip;
-    vmcb12.rflags = vmcb02.rflags;
+    vmcb12.rflags = l2Rflags;
     vmcb12.intState = vmcb02.intState; // verbatim: the be45bc4e leak reaches L1 here
     vmcb12.exitCode = vmcb02.exitCode;
     vmcb12.exitInfo1 = vmcb02.exitInfo1;
@@ -181,6 +213,11 @@ export const nested = {
     // On vmexit GIF is set to false and no event can be injected in L1.
     k.svm_set_gif(k, v, false);
     vmcb01.exitIntInfo = 0;
+
+    // Restore L1's RFLAGS: an event request on every nested #VMEXIT, and KVM's TF|RF if the
+    // NMI single-step armed for L2 is still armed (then the #DB check below fires).
+    k.kvm_set_rflags(k, v, vmcb01.rflags);
+    k.nested_svm_transition_tlb_flush(k, v);
 
     // Drop what svm_complete_interrupts picked up for L2 so it doesn't end up in L1.
     v.nmiInjected = false;

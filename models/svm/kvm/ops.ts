@@ -19,7 +19,9 @@ export interface KvmOps {
   kvm_clear_interrupt_queue(k: KvmOps, v: VcpuState): void;
   kvm_clear_exception_queue(k: KvmOps, v: VcpuState): void;
   kvm_queue_exception(k: KvmOps, v: VcpuState, vector: number, hasErrorCode: boolean, errorCode: number): void;
+  kvm_multiple_exception(k: KvmOps, v: VcpuState, nr: number, hasError: boolean, errorCode: number, reinject: boolean): void;
   kvm_requeue_exception(k: KvmOps, v: VcpuState, vector: number, hasErrorCode: boolean, errorCode: number): void;
+  kvm_is_exception_pending(k: KvmOps, v: VcpuState): boolean;
   kvm_event_needs_reinjection(k: KvmOps, v: VcpuState): boolean;
   kvm_inject_exception(k: KvmOps, v: VcpuState): void;
   kvm_check_nested_events(k: KvmOps, v: VcpuState): number;
@@ -31,6 +33,14 @@ export interface KvmOps {
   vcpu_run(k: KvmOps, v: VcpuState, r: number, afterExit: boolean): void;
   kvm_arch_vcpu_ioctl_run(k: KvmOps, v: VcpuState, signal: boolean): void;
   kvm_skip_emulated_instruction(k: KvmOps, v: VcpuState): number;
+  kvm_vcpu_do_singlestep(k: KvmOps, v: VcpuState): number;
+  kvm_get_rflags(k: KvmOps, v: VcpuState): number;
+  __kvm_set_rflags(k: KvmOps, v: VcpuState, rflags: number): void;
+  kvm_set_rflags(k: KvmOps, v: VcpuState, rflags: number): void;
+  kvm_fast_pio(k: KvmOps, v: VcpuState): number;
+  kvm_fast_pio_out(k: KvmOps, v: VcpuState): number;
+  complete_fast_pio_out(k: KvmOps, v: VcpuState): number;
+  kvm_vcpu_reset(k: KvmOps, v: VcpuState, initEvent: boolean): void;
   kvm_emulate_halt(k: KvmOps, v: VcpuState): number;
   kvm_vcpu_ioctl_x86_get_vcpu_events(k: KvmOps, v: VcpuState): VcpuEvents;
   kvm_vcpu_ioctl_x86_set_vcpu_events(k: KvmOps, v: VcpuState, e: SetVcpuEvents): void;
@@ -40,6 +50,8 @@ export interface KvmOps {
   svm_set_vnmi_pending(k: KvmOps, v: VcpuState): boolean;
   svm_get_nmi_mask(k: KvmOps, v: VcpuState): boolean;
   svm_set_nmi_mask(k: KvmOps, v: VcpuState, masked: boolean): void;
+  svm_get_rflags(k: KvmOps, v: VcpuState): number;
+  svm_set_rflags(k: KvmOps, v: VcpuState, rflags: number): void;
   svm_set_intercept(k: KvmOps, v: VcpuState, name: InterceptName): void;
   svm_clr_intercept(k: KvmOps, v: VcpuState, name: InterceptName): void;
   svm_set_iret_intercept(k: KvmOps, v: VcpuState): void;
@@ -77,6 +89,8 @@ export interface KvmOps {
   io_interception(k: KvmOps, v: VcpuState): number;
   task_switch_interception(k: KvmOps, v: VcpuState): number;
   shutdown_interception(k: KvmOps, v: VcpuState): number;
+  svm_vcpu_reset(k: KvmOps, v: VcpuState, initEvent: boolean): void;
+  svm_set_efer(k: KvmOps, v: VcpuState, svme: boolean): void;
   vmrun_interception(k: KvmOps, v: VcpuState): number;
   stgi_interception(k: KvmOps, v: VcpuState): number;
   clgi_interception(k: KvmOps, v: VcpuState): number;
@@ -93,6 +107,9 @@ export interface KvmOps {
   nested_vmcb_check_controls(k: KvmOps, v: VcpuState): boolean;
   nested_svm_vmrun(k: KvmOps, v: VcpuState): number;
   enter_svm_guest_mode(k: KvmOps, v: VcpuState): void;
+  nested_svm_transition_tlb_flush(k: KvmOps, v: VcpuState): void;
+  svm_leave_nested(k: KvmOps, v: VcpuState): void;
+  nested_svm_triple_fault(k: KvmOps, v: VcpuState): void;
   nested_vmcb02_prepare_control(k: KvmOps, v: VcpuState): void;
   nested_sync_control_from_vmcb02(k: KvmOps, v: VcpuState): void;
   nested_save_pending_event_to_vmcb12(k: KvmOps, v: VcpuState): void;

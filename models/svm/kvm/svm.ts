@@ -10,7 +10,7 @@ import {
   KVM_X86_SHADOW_INT_MOV_SS, KVM_X86_SHADOW_INT_STI, SVM_EXIT_ERR, SVM_EXIT_EXCP_BASE, DB_VECTOR, GP_VECTOR,
   UD_VECTOR, PF_VECTOR, exceptionHasErrorCode, type InterceptName,
 } from '../constants.js';
-import { REQ, cur, kvm_make_request, vnmiParam, WARN_ON_ONCE, type VcpuState, type Vmcb } from '../state.js';
+import { REQ, cur, kvm_make_request, vnmiParam, WARN_ON_ONCE, init_vmcb, emptyVmcb, type VcpuState, type Vmcb } from '../state.js';
 import { hw_vmrun, guest_take_event, NPF_IN_L1_TABLES } from '../hardware.js';
 import type { KvmOps } from './ops.js';
 
@@ -79,6 +79,23 @@ export const svm = {
     v.nmiMasked = masked;
     if (masked) k.svm_set_iret_intercept(k, v);
     else k.svm_clr_iret_intercept(k, v);
+  },
+
+  // ---- RFLAGS (svm.c): KVM's own TF|RF of the NMI single-step stay hidden --------------
+
+  /** svm_get_rflags: RFLAGS of the current VMCB, without the TF/RF KVM added for its NMI single-step. */
+  svm_get_rflags(k: KvmOps, v: VcpuState): number {
+    let rflags = cur(v).rflags;
+    if (v.nmiSinglestep) {
+      if (!(v.nmiSinglestepGuestRflags & X86_EFLAGS_TF)) rflags &= ~X86_EFLAGS_TF;
+      if (!(v.nmiSinglestepGuestRflags & X86_EFLAGS_RF)) rflags &= ~X86_EFLAGS_RF;
+    }
+    return rflags;
+  },
+  /** svm_set_rflags: while the NMI single-step is armed, KVM's TF|RF survive any write. */
+  svm_set_rflags(k: KvmOps, v: VcpuState, rflags: number): void {
+    if (v.nmiSinglestep) rflags |= X86_EFLAGS_TF | X86_EFLAGS_RF;
+    cur(v).rflags = rflags;
   },
 
   // ---- intercepts (svm.h: always vmcb01, then recalc_intercepts) ---------------------
@@ -173,21 +190,12 @@ export const svm = {
   // ---- windows ----------------------------------------------------------------------
 
   /**
-   * svm_enable_nmi_window at S1 (the WARN moved into the masked branch later, in
-   * b4bd55646747, which no modelled version carries).
+   * svm_enable_nmi_window as v6.4..v6.9 have it (svm.c at 72046d0a): the vNMI WARN is
+   * unconditional. b4bd55646747 (v6.10) moved it into the "NMIs masked" branch
+   * (PATCH_b4bd5564).
    */
   svm_enable_nmi_window(k: KvmOps, v: VcpuState): void {
-    WARN_ON_ONCE(v, k.is_vnmi_enabled(k, v), 'svm_enable_nmi_window: vNMI enabled');
-    if (k.svm_get_nmi_mask(k, v) && !v.awaitingIretCompletion) return; // IRET will cause a vm exit
-    if (!k.gif_set(k, v)) {
-      if (v.cfg.vgif) k.svm_set_intercept(k, v, 'STGI');
-      return;
-    }
-    // Something prevents NMI from being injected: single step over the blocking instruction.
-    const vmcb = cur(v);
-    v.nmiSinglestepGuestRflags = vmcb.rflags;
-    v.nmiSinglestep = true;
-    vmcb.rflags |= X86_EFLAGS_TF | X86_EFLAGS_RF;
+    enable_nmi_window(k, v, false);
   },
 
   disable_nmi_singlestep(k: KvmOps, v: VcpuState): void {
@@ -359,11 +367,15 @@ export const svm = {
       if (vmexit === NESTED_EXIT_DONE) return 1;
     }
     const code = cur(v).exitCode;
-    if (code === SVM_EXIT_ERR) return 0; // KVM_EXIT_FAIL_ENTRY
+    if (code === SVM_EXIT_ERR) {
+      v.runExitReason = 'FAIL_ENTRY';
+      return 0;
+    }
     const handler = SVM_EXIT_HANDLERS[code];
     if (!handler) {
       WARN_ON_ONCE(v, true, `svm_handle_exit: unexpected exit 0x${code.toString(16)}`);
-      return 0; // svm_handle_invalid_exit → KVM_EXIT_INTERNAL_ERROR
+      v.runExitReason = 'INTERNAL_ERROR'; // svm_handle_invalid_exit
+      return 0;
     }
     return (k[handler] as (k: KvmOps, v: VcpuState) => number)(k, v);
   },
@@ -398,10 +410,9 @@ export const svm = {
   halt_interception(k: KvmOps, v: VcpuState): number {
     return k.kvm_emulate_halt(k, v);
   },
-  /** io_interception: the port access is completed by userspace (KVM_EXIT_IO). */
+  /** io_interception: an IN/OUT (next_rip from exit_info_2) goes to kvm_fast_pio; string I/O is not modelled. */
   io_interception(k: KvmOps, v: VcpuState): number {
-    k.kvm_skip_emulated_instruction(k, v);
-    return 0;
+    return k.kvm_fast_pio(k, v);
   },
   /** task_switch_interception: the interrupted event is delivered through the task gate. */
   task_switch_interception(k: KvmOps, v: VcpuState): number {
@@ -415,10 +426,47 @@ export const svm = {
     }
     return 1;
   },
-  /** shutdown_interception: triple fault; the vCPU is unusable until reset (KVM_EXIT_SHUTDOWN). */
+  /**
+   * shutdown_interception: the VMCB is undefined after SHUTDOWN, so KVM clears the current
+   * one (vmcb02 if L2 shut down and L1 does not intercept it) and synthesises INIT
+   * (kvm_vcpu_reset); userspace gets KVM_EXIT_SHUTDOWN and may run the vCPU again.
+   * (SEV-ES, which skips the reset, is not modelled.)
+   */
   shutdown_interception(k: KvmOps, v: VcpuState): number {
-    v.mpState = 'SHUTDOWN';
+    const vmcb = cur(v);
+    Object.assign(vmcb, emptyVmcb(), { rip: 0, rflags: 0 }); // clear_page(svm->vmcb)
+    k.kvm_vcpu_reset(k, v, true);
+    v.runExitReason = 'SHUTDOWN';
     return 0;
+  },
+  /**
+   * svm_vcpu_reset → init_vmcb on vmcb01 (INIT: __svm_vcpu_reset, which would clear
+   * nmi_masked and awaiting_iret_completion, runs only at RESET). init_vmcb ends with
+   * enable_gif.
+   */
+  svm_vcpu_reset(k: KvmOps, v: VcpuState, initEvent: boolean): void {
+    init_vmcb(v.cfg, v.vmcb01);
+    if (!v.cfg.vgif) v.guestGif = true;
+    if (!initEvent) {
+      v.nmiMasked = false;
+      v.awaitingIretCompletion = false;
+    }
+  },
+  /**
+   * svm_set_efer, for EFER.SVME: clearing it leaves nested mode, sets GIF and drops the #GP
+   * erratum intercept; setting it adds that intercept.
+   */
+  svm_set_efer(k: KvmOps, v: VcpuState, svme: boolean): void {
+    if (svme === v.l1Svme) return;
+    v.l1Svme = svme;
+    if (!svme) {
+      k.svm_leave_nested(k, v);
+      k.svm_set_gif(k, v, true);
+      v.vmcb01.exceptions &= ~bit(GP_VECTOR);
+    } else if (v.cfg.gpErratumIntercept) {
+      v.vmcb01.exceptions |= bit(GP_VECTOR);
+    }
+    k.recalc_intercepts(k, v);
   },
   vmrun_interception(k: KvmOps, v: VcpuState): number {
     return k.nested_svm_vmrun(k, v);
@@ -463,6 +511,31 @@ export const svm = {
     return 1;
   },
 };
+
+/**
+ * svm_enable_nmi_window's body. `warnIffMasked`: with b4bd55646747, vNMI WARNs only when
+ * NMIs are outright masked (KVM legitimately asks for a window when a second NMI arrives
+ * during an STI shadow or with GIF=0).
+ */
+export function enable_nmi_window(k: KvmOps, v: VcpuState, warnIffMasked: boolean): void {
+  if (!warnIffMasked) WARN_ON_ONCE(v, k.is_vnmi_enabled(k, v), 'svm_enable_nmi_window: vNMI enabled');
+  if (k.svm_get_nmi_mask(k, v)) {
+    // With vNMI, hardware unmasks NMIs on IRET and delivers a pending vNMI itself; KVM
+    // should never need a window then.
+    if (warnIffMasked) WARN_ON_ONCE(v, k.is_vnmi_enabled(k, v), 'svm_enable_nmi_window: vNMI enabled');
+    if (!v.awaitingIretCompletion) return; // IRET will cause a vm exit
+  }
+  if (!k.gif_set(k, v)) {
+    if (v.cfg.vgif) k.svm_set_intercept(k, v, 'STGI');
+    return;
+  }
+  // Something prevents NMI from being injected: single step over the blocking instruction.
+  // The guest's own RFLAGS, through svm_get_rflags: if the single-step is already armed
+  // (re-armed before its #DB), KVM's TF|RF are not mistaken for the guest's.
+  v.nmiSinglestepGuestRflags = k.svm_get_rflags(k, v);
+  v.nmiSinglestep = true;
+  cur(v).rflags |= X86_EFLAGS_TF | X86_EFLAGS_RF;
+}
 
 export const NESTED_EXIT_HOST = 0;
 export const NESTED_EXIT_DONE = 1;

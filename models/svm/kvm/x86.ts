@@ -4,9 +4,14 @@
 // KVM_{GET,SET}_VCPU_EVENTS ioctls. Every call to another model function goes through
 // the table `k`, so a patch that replaces an entry is seen by all callers.
 
-import { EBUSY, EINTR, KVM_X86_SHADOW_INT_STI, V_NMI_PENDING_MASK } from '../constants.js';
+import {
+  EBUSY, EINTR, KVM_X86_SHADOW_INT_STI, V_NMI_PENDING_MASK, DB_VECTOR, DF_VECTOR, X86_EFLAGS_TF, X86_EFLAGS_RF,
+  X86_EFLAGS_FIXED, EXCPT_CONTRIBUTORY, EXCPT_PF, EXCPT_BENIGN, EXCPT_FAULT, exception_class, exception_type,
+} from '../constants.js';
 import { MAX_ENTRIES_PER_STEP } from '../config.js';
-import { REQ, cur, kvm_make_request, kvm_check_request, WARN_ON_ONCE, type VcpuState } from '../state.js';
+import {
+  REQ, cur, kvm_make_request, kvm_check_request, kvm_test_request, WARN_ON_ONCE, type VcpuState,
+} from '../state.js';
 import { hw_resume_retry, livelock } from '../hardware.js';
 import type { KvmOps } from './ops.js';
 
@@ -69,34 +74,79 @@ export const x86 = {
   },
 
   /**
-   * kvm_multiple_exception for a new exception: in guest mode an exception L1 intercepts
-   * becomes exception_vmexit (nested_ops->is_exception_vmexit); otherwise pending.
-   * Exception merging (#DF) is not modelled: a new one replaces a pending one.
+   * kvm_multiple_exception (x86.c; the v6.4..v6.14 form, with `reinject`; payloads are not
+   * modelled). In guest mode a new exception L1 intercepts becomes exception_vmexit. Else,
+   * with no exception pending or injected, it is queued (injected when re-injected). With
+   * one there: after a #DF, a triple fault; contributory after contributory, or #PF/
+   * contributory after #PF, a #DF; otherwise the new one replaces the old.
    */
-  kvm_queue_exception(k: KvmOps, v: VcpuState, vector: number, hasErrorCode: boolean, errorCode: number): void {
-    if (v.guestMode && k.nested_svm_is_exception_vmexit(k, v, vector)) {
-      v.exceptionVmexit = { pending: true, vector, hasErrorCode, errorCode };
-    } else {
-      v.exception = { pending: true, injected: false, vector, hasErrorCode, errorCode };
-    }
+  kvm_multiple_exception(k: KvmOps, v: VcpuState, nr: number, hasError: boolean, errorCode: number, reinject: boolean): void {
     kvm_make_request(v, REQ.EVENT);
+    // A re-injected exception was checked for interception when it was first queued.
+    if (!reinject && v.guestMode && k.nested_svm_is_exception_vmexit(k, v, nr)) {
+      v.exceptionVmexit = { pending: true, vector: nr, hasErrorCode: hasError, errorCode };
+      return;
+    }
+    const ex = v.exception;
+    if (ex.pending || ex.injected) {
+      const prev = ex.vector;
+      if (prev === DF_VECTOR) {
+        kvm_make_request(v, REQ.TRIPLE_FAULT); // triple fault -> shutdown
+        return;
+      }
+      const class1 = exception_class(prev);
+      const class2 = exception_class(nr);
+      if ((class1 === EXCPT_CONTRIBUTORY && class2 === EXCPT_CONTRIBUTORY) || (class1 === EXCPT_PF && class2 !== EXCPT_BENIGN)) {
+        // Synthesize #DF; drop the first exception so it cannot trigger a shutdown.
+        ex.injected = false;
+        ex.pending = false;
+        k.kvm_queue_exception(k, v, DF_VECTOR, true, 0);
+        return;
+      }
+      // Otherwise replace it, in the hope that re-execution regenerates the lost one.
+    }
+    if (reinject) {
+      WARN_ON_ONCE(v, k.kvm_is_exception_pending(k, v), 'kvm_multiple_exception: reinjection with an exception pending');
+      ex.injected = true;
+    } else {
+      ex.pending = true;
+      ex.injected = false;
+    }
+    ex.hasErrorCode = hasError;
+    ex.vector = nr;
+    ex.errorCode = errorCode;
   },
-  /** kvm_requeue_exception(_e): an exception whose delivery was interrupted is re-injected as is. */
+  /** kvm_queue_exception / kvm_queue_exception_e: a new exception. */
+  kvm_queue_exception(k: KvmOps, v: VcpuState, vector: number, hasErrorCode: boolean, errorCode: number): void {
+    k.kvm_multiple_exception(k, v, vector, hasErrorCode, errorCode, false);
+  },
+  /**
+   * kvm_requeue_exception(_e): an exception whose delivery was interrupted is re-injected as
+   * is, through kvm_multiple_exception (until b50cb2b1555d, v6.15: PATCH_b50cb2b1).
+   */
   kvm_requeue_exception(k: KvmOps, v: VcpuState, vector: number, hasErrorCode: boolean, errorCode: number): void {
-    v.exception = { pending: false, injected: true, vector, hasErrorCode, errorCode };
+    k.kvm_multiple_exception(k, v, vector, hasErrorCode, errorCode, true);
+  },
+  /** kvm_is_exception_pending (x86.h): a pending exception, exception VM-exit or triple fault. */
+  kvm_is_exception_pending(k: KvmOps, v: VcpuState): boolean {
+    return v.exception.pending || v.exceptionVmexit.pending || kvm_test_request(v, REQ.TRIPLE_FAULT);
   },
 
-  /** kvm_event_needs_reinjection */
+  /** kvm_event_needs_reinjection (x86.h): an injected exception, interrupt (soft ones too) or NMI. */
   kvm_event_needs_reinjection(k: KvmOps, v: VcpuState): boolean {
-    return v.exception.injected || (v.interrupt.injected && !v.interrupt.soft) || v.nmiInjected;
+    return v.exception.injected || v.interrupt.injected || v.nmiInjected;
   },
 
   kvm_inject_exception(k: KvmOps, v: VcpuState): void {
     k.svm_inject_exception(k, v);
   },
 
-  /** kvm_check_nested_events: triple fault first (not modelled), then nested_ops->check_events. */
+  /** kvm_check_nested_events: a pending triple fault first (nested_ops->triple_fault), then nested_ops->check_events. */
   kvm_check_nested_events(k: KvmOps, v: VcpuState): number {
+    if (kvm_test_request(v, REQ.TRIPLE_FAULT)) {
+      k.nested_svm_triple_fault(k, v);
+      return 1;
+    }
     return k.svm_check_nested_events(k, v);
   },
 
@@ -111,7 +161,7 @@ export const x86 = {
 
     // 2. Re-inject what was being injected when the last exit happened.
     if (v.exception.injected) k.kvm_inject_exception(k, v);
-    else if (v.exception.pending) { /* the new exception takes precedence */ }
+    else if (k.kvm_is_exception_pending(k, v)) { /* the new exception takes precedence */ }
     else if (v.nmiInjected) k.svm_inject_nmi(k, v);
     else if (v.interrupt.injected) k.svm_inject_irq(k, v, true);
     WARN_ON_ONCE(v, v.exception.injected && v.exception.pending, 'x86.c: exception.injected && exception.pending');
@@ -124,8 +174,10 @@ export const x86 = {
 
     let canInject = !k.kvm_event_needs_reinjection(k, v);
 
-    // 3. A new exception (RF for faults is not modelled: no instruction breakpoints here).
+    // 3. A new exception. A fault is injected with RF set, so that an instruction
+    // breakpoint does not hit again when the instruction is restarted.
     if (v.exception.pending) {
+      if (exception_type(v.exception.vector) === EXCPT_FAULT) k.__kvm_set_rflags(k, v, k.kvm_get_rflags(k, v) | X86_EFLAGS_RF);
       k.kvm_inject_exception(k, v);
       v.exception.pending = false;
       v.exception.injected = true;
@@ -174,7 +226,7 @@ export const x86 = {
 
   /** kvm_vcpu_has_events (wakes a halted vCPU). */
   kvm_vcpu_has_events(k: KvmOps, v: VcpuState): boolean {
-    if (v.exception.pending || v.exceptionVmexit.pending) return true;
+    if (k.kvm_is_exception_pending(k, v)) return true;
     if ((v.requests & REQ.NMI) || (v.nmiPending > 0 && k.svm_nmi_allowed(k, v, false) !== 0)) return true;
     if (k.kvm_cpu_has_injectable_intr(k, v) && k.svm_interrupt_allowed(k, v, false) !== 0) return true;
     return false;
@@ -186,15 +238,27 @@ export const x86 = {
    * Returns IN_GUEST when the CPU now runs the guest, else r (>0: loop, <=0: to userspace).
    */
   vcpu_enter_guest(k: KvmOps, v: VcpuState): number {
-    if (kvm_check_request(v, REQ.NMI)) k.process_nmi(k, v);
+    if (v.requests !== 0) {
+      // The requests the model has, in the kernel's order.
+      kvm_check_request(v, REQ.MMU_SYNC); // kvm_mmu_sync_roots: no MMU in the model
+      kvm_check_request(v, REQ.TLB_FLUSH_CURRENT); // kvm_service_local_tlb_flush_requests
+      if (kvm_test_request(v, REQ.TRIPLE_FAULT)) {
+        if (v.guestMode) k.nested_svm_triple_fault(k, v);
+        if (kvm_check_request(v, REQ.TRIPLE_FAULT)) {
+          v.runExitReason = 'SHUTDOWN';
+          return 0;
+        }
+      }
+      if (kvm_check_request(v, REQ.NMI)) k.process_nmi(k, v);
+    }
     let reqImmediateExit = false;
     if (kvm_check_request(v, REQ.EVENT)) {
       const res = k.kvm_check_and_inject_events(k, v);
       if (res.r < 0) return 0;
       reqImmediateExit = res.reqImmediateExit;
     }
-    // Host IRQs off, vcpu->mode = IN_GUEST_MODE; a request raised meanwhile (e.g. by a
-    // nested #VMEXIT synthesised above) cancels the injection and loops.
+    // Host IRQs off, vcpu->mode = IN_GUEST_MODE; a request raised meanwhile (e.g. the MMU
+    // requests of a nested #VMEXIT synthesised above) cancels the injection and loops.
     if (v.requests !== 0) {
       if (reqImmediateExit) kvm_make_request(v, REQ.EVENT);
       k.svm_cancel_injection(k, v);
@@ -223,7 +287,7 @@ export const x86 = {
     for (;;) {
       if (r <= 0) {
         v.phase = 'host';
-        v.log.userspaceExit ||= r === EINTR ? 'EINTR' : 'exit';
+        v.log.userspaceExit ||= r === EINTR ? 'EINTR' : v.runExitReason || 'exit';
         return;
       }
       if (afterExit && v.signalPending) {
@@ -252,24 +316,108 @@ export const x86 = {
     }
   },
 
-  /** KVM_RUN. `signal`: userspace will kick the vCPU, so KVM_RUN returns after the first exit. */
+  /**
+   * KVM_RUN (kvm_arch_vcpu_ioctl_run). First what userspace completed (the port access of
+   * the last KVM_EXIT_IO), then the run loop. `signal`: userspace will kick the vCPU, so
+   * KVM_RUN returns after the first exit.
+   */
   kvm_arch_vcpu_ioctl_run(k: KvmOps, v: VcpuState, signal: boolean): void {
+    v.runExitReason = '';
+    let r = 1;
+    const cui = v.completeUserspaceIo;
+    if (cui) {
+      v.completeUserspaceIo = '';
+      r = k[cui](k, v);
+    }
     // The signal stays pending while the guest runs; vcpu_run consumes it at the next exit.
     v.signalPending = signal;
-    k.vcpu_run(k, v, 1, false);
+    k.vcpu_run(k, v, r, false);
   },
 
-  /** kvm_skip_emulated_instruction → svm_skip_emulated_instruction (+ single-step #DB not modelled). */
+  /**
+   * kvm_skip_emulated_instruction: the vendor skip (next RIP, the shadow ends); if the guest
+   * had TF set, the instruction single-steps (kvm_vcpu_do_singlestep). The RFLAGS read is
+   * the vendor's, which hides KVM's own NMI single-step TF.
+   */
   kvm_skip_emulated_instruction(k: KvmOps, v: VcpuState): number {
-    return k.svm_skip_emulated_instruction(k, v);
+    const rflags = k.svm_get_rflags(k, v);
+    let r = k.svm_skip_emulated_instruction(k, v);
+    if (!r) return 0;
+    if (rflags & X86_EFLAGS_TF) r = k.kvm_vcpu_do_singlestep(k, v);
+    return r;
+  },
+  /** kvm_vcpu_do_singlestep: no guest debugging in the model, so a #DB (DR6.BS, not modelled) for the guest. */
+  kvm_vcpu_do_singlestep(k: KvmOps, v: VcpuState): number {
+    k.kvm_queue_exception(k, v, DB_VECTOR, false, 0);
+    return 1;
   },
 
-  /** kvm_emulate_halt: skip HLT, then halt the vCPU in the kernel. */
+  /** kvm_get_rflags: the vendor's view (guest debugging, which would hide its TF, is not modelled). */
+  kvm_get_rflags(k: KvmOps, v: VcpuState): number {
+    return k.svm_get_rflags(k, v);
+  },
+  /** __kvm_set_rflags: the vendor write (guest debugging, which would add its TF, is not modelled). */
+  __kvm_set_rflags(k: KvmOps, v: VcpuState, rflags: number): void {
+    k.svm_set_rflags(k, v, rflags);
+  },
+  /** kvm_set_rflags: write RFLAGS, and re-evaluate events (IF may have changed). */
+  kvm_set_rflags(k: KvmOps, v: VcpuState, rflags: number): void {
+    k.__kvm_set_rflags(k, v, rflags);
+    kvm_make_request(v, REQ.EVENT);
+  },
+
+  /**
+   * kvm_fast_pio for the model's port access, an OUT to a port no in-kernel device claims.
+   * Handled in the kernel, the instruction would be skipped now; for userspace it is
+   * skipped when userspace has completed it, at the next KVM_RUN.
+   */
+  kvm_fast_pio(k: KvmOps, v: VcpuState): number {
+    const ret = k.kvm_fast_pio_out(k, v);
+    return ret && k.kvm_skip_emulated_instruction(k, v);
+  },
+  /**
+   * kvm_fast_pio_out: emulator_pio_out finds no in-kernel device (0: KVM_EXIT_IO). The
+   * port is not 0x7e, whose quirk skips before the exit.
+   */
+  kvm_fast_pio_out(k: KvmOps, v: VcpuState): number {
+    v.runExitReason = 'IO';
+    v.pioLinearRip = cur(v).rip;
+    v.completeUserspaceIo = 'complete_fast_pio_out';
+    return 0;
+  },
+  /** complete_fast_pio_out: skip the OUT, unless userspace moved RIP meanwhile. */
+  complete_fast_pio_out(k: KvmOps, v: VcpuState): number {
+    if (cur(v).rip !== v.pioLinearRip) return 1;
+    return k.kvm_skip_emulated_instruction(k, v);
+  },
+
+  /**
+   * kvm_vcpu_reset (x86.c), for INIT (init_event): leave nested mode, reset the LAPIC,
+   * drop every queued NMI/interrupt/exception, request an event, reset the vendor state,
+   * then RFLAGS=0x2 (kvm_set_rflags), RIP=0xfff0, EFER=0. mp_state is unchanged.
+   */
+  kvm_vcpu_reset(k: KvmOps, v: VcpuState, initEvent: boolean): void {
+    if (v.guestMode) k.svm_leave_nested(k, v); // kvm_leave_nested
+    v.apicIrr = []; // kvm_lapic_reset: IRR/ISR cleared
+    v.nmiQueued = 0;
+    v.nmiPending = 0;
+    v.nmiInjected = false;
+    k.kvm_clear_interrupt_queue(k, v);
+    k.kvm_clear_exception_queue(k, v);
+    kvm_make_request(v, REQ.EVENT);
+    k.svm_vcpu_reset(k, v, initEvent);
+    k.kvm_set_rflags(k, v, X86_EFLAGS_FIXED);
+    cur(v).rip = 0xfff0;
+    k.svm_set_efer(k, v, false); // set_efer(vcpu, 0): EFER.SVME 1->0
+  },
+
+  /**
+   * kvm_emulate_halt: skip HLT, then __kvm_emulate_halt halts the vCPU in the kernel (the
+   * in-kernel LAPIC case). v6.4..v6.11 form; 1876dd69dfe8 (v6.12) keeps a vCPU that already
+   * has a wake event RUNNABLE (PATCH_1876dd69).
+   */
   kvm_emulate_halt(k: KvmOps, v: VcpuState): number {
-    k.kvm_skip_emulated_instruction(k, v);
-    v.stat.halt_exits++;
-    v.mpState = 'HALTED';
-    return 1;
+    return emulate_halt(k, v, false);
   },
 
   /** KVM_GET_VCPU_EVENTS (x86.c kvm_vcpu_ioctl_x86_get_vcpu_events). Calls process_nmi first. */
@@ -290,24 +438,39 @@ export const x86 = {
   },
 
   /**
-   * KVM_SET_VCPU_EVENTS (x86.c) for the NMI fields and the shadow. Exception and
-   * interrupt fields are written back as read, as a GET→modify→SET round trip does.
+   * KVM_SET_VCPU_EVENTS (x86.c) for the NMI fields and the shadow, as v6.4..v6.7 have it:
+   * a valid nmi.pending requests KVM_REQ_NMI even when it is 0 (6231c9e1a9f3, v6.8, made
+   * that "iff pending"; see PATCH_6231c9e1). Exception and interrupt fields are written
+   * back as read, as a GET→modify→SET round trip does.
    */
   kvm_vcpu_ioctl_x86_set_vcpu_events(k: KvmOps, v: VcpuState, e: SetVcpuEvents): void {
-    k.process_nmi(k, v);
-    if (e.shadow !== null) k.svm_set_interrupt_shadow(k, v, e.shadow ? KVM_X86_SHADOW_INT_STI : 0);
-    v.nmiInjected = e.nmiInjected;
-    if (e.nmiPending !== null) {
-      v.nmiPending = 0;
-      v.nmiQueued = e.nmiPending;
-      if (e.nmiPending) kvm_make_request(v, REQ.NMI);
-      // [UNSURE] E.4: the source read does not touch V_NMI_PENDING; the knob lets it.
-      if (v.cfg.setVcpuEventsClearsVnmiPending && e.nmiPending === 0) cur(v).intCtl &= ~V_NMI_PENDING_MASK;
-    }
-    k.svm_set_nmi_mask(k, v, e.nmiMasked);
-    kvm_make_request(v, REQ.EVENT);
+    set_vcpu_events(k, v, e, false);
   },
 };
+
+/** kvm_emulate_halt's body; `stayIfEvents`: with 1876dd69dfe8 (no HALTED when a wake event is pending). */
+export function emulate_halt(k: KvmOps, v: VcpuState, stayIfEvents: boolean): number {
+  const ret = k.kvm_skip_emulated_instruction(k, v);
+  v.stat.halt_exits++;
+  if (!stayIfEvents || !k.kvm_vcpu_has_events(k, v)) v.mpState = 'HALTED';
+  return ret;
+}
+
+/** The body of KVM_SET_VCPU_EVENTS; `requestIffPending`: with 6231c9e1a9f3. */
+export function set_vcpu_events(k: KvmOps, v: VcpuState, e: SetVcpuEvents, requestIffPending: boolean): void {
+  k.process_nmi(k, v);
+  if (e.shadow !== null) k.svm_set_interrupt_shadow(k, v, e.shadow ? KVM_X86_SHADOW_INT_STI : 0);
+  v.nmiInjected = e.nmiInjected;
+  if (e.nmiPending !== null) {
+    v.nmiPending = 0;
+    v.nmiQueued = e.nmiPending;
+    if (e.nmiPending || !requestIffPending) kvm_make_request(v, REQ.NMI);
+    // [UNSURE] E.4: the source read does not touch V_NMI_PENDING; the knob lets it.
+    if (v.cfg.setVcpuEventsClearsVnmiPending && e.nmiPending === 0) cur(v).intCtl &= ~V_NMI_PENDING_MASK;
+  }
+  k.svm_set_nmi_mask(k, v, e.nmiMasked);
+  kvm_make_request(v, REQ.EVENT);
+}
 
 export interface VcpuEvents {
   exceptionInjected: boolean;
