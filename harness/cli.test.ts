@@ -32,6 +32,41 @@ describe('svmfuzz list', () => {
   });
 });
 
+describe('svmfuzz check', () => {
+  it('runs every conformance scenario on the pairs and versions it names', () => {
+    const r = run('check', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.failed).toBe(0);
+    expect(j.results.some((x: { file: string; on: string }) => x.file.endsWith('k3-userspace-pio-completes-at-next-run.txt') && x.on === 'v6.7')).toBe(true);
+    expect(j.results.some((x: { on: string }) => x.on === 'vnmi-iret')).toBe(true);
+  });
+
+  it("--version runs the kernel's expectations on a user's version: a defect put back fails, exit 1, naming file, step and field", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'svmfuzz-check-'));
+    const models = join(dir, 'early-pio.mjs');
+    writeFileSync(models, [
+      "import { definePatch, defineVersion, BUILTIN_VERSIONS } from 'svmfuzz/models';",
+      "const v614 = BUILTIN_VERSIONS.find((v) => v.id === 'v6.14');",
+      "const early = definePatch({ id: 'early-pio', subject: 'skip the OUT at the exit', upstream: '-', scope: [], replaces: {",
+      "  io_interception(k, v) { k.kvm_skip_emulated_instruction(k, v); v.runExitReason = 'IO'; return 0; } } });",
+      "export const versions = [defineVersion({ id: 'mine', description: '', patches: [...v614.patches, early] })];",
+    ].join('\n'));
+    const r = run('check', '--version', 'mine', '--models', models);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^FAIL .*k3-userspace-pio-completes-at-next-run\.txt on mine$/m);
+    expect(r.out).toMatch(/k3-userspace-pio-completes-at-next-run\.txt:\d+ on mine: step #3 latent\.L1\.rip: expected = '0x1002', got '0x1003'/);
+    expect(r.out).toMatch(/^PASS .*k4-double-fault-in-l2\.txt on mine$/m);
+    // A scenario that cannot be read is reported and the others still run: exit 2.
+    const bad = join(dir, 'bad.txt');
+    writeFileSync(bad, 'config\nrun\n');
+    const b = run('check', bad, scen('k4-double-fault-in-l2.txt'));
+    expect(b.code).toBe(2);
+    expect(b.out).toMatch(/^ERROR .*bad\.txt\n  .*bad\.txt: missing '#! reference:'/m);
+    expect(b.out).toMatch(/^PASS .*k4-double-fault-in-l2\.txt on v6\.14$/m);
+  });
+});
+
 describe('svmfuzz trace', () => {
   it('seed 1: first divergence at the guest IRET, an IRET exit on the left only', () => {
     const r = run('trace', scen('a5-seed1-two-nmis.txt'), '--pair', 'vnmi-iret', '--json');

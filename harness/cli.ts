@@ -28,6 +28,7 @@ import type { CauseSummary } from './triage/causes.js';
 import { MinimizeError } from './engine/minimize.js';
 import type { CorpusEntry } from './store/entry.js';
 import { entryFiles, replayEntry, type ReplayResult } from './store/replay.js';
+import { parseScenario, checkScenario, checkVersionScenario, type Scenario } from './text/scenario.js';
 import { compareVersions, formatCompare } from './compare/compare.js';
 import { executeGuarded } from './engine/oracle.js';
 import { makeEntry } from './engine/lane.js';
@@ -52,6 +53,19 @@ const defaultIo: Io = {
 
 /** An input problem the user must fix: printed as `svmfuzz: <message>`, exit 2. */
 export class InputError extends Error {}
+
+/** The package root (the directory with svmfuzz's package.json), from dist/ or from the sources. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && /"name":\s*"svmfuzz"/.test(readFileSync(pkg, 'utf8'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('svmfuzz: cannot find the package root');
+    dir = up;
+  }
+}
+
 
 /** A stream from a text file, or from a corpus entry (.msgpack) with the entry itself. */
 function readStreamFile(file: string): Stream & { entry?: CorpusEntry } {
@@ -92,7 +106,8 @@ async function cmdList(io: Io, opts: { json?: boolean; models?: string[] }): Pro
     for (const d of v.differs) lines.push(`           ! ${d.commit.slice(0, 12)} (${d.release}) ${d.subject}: ${d.note}`);
   }
   lines.push('pairs:');
-  for (const p of pairs) lines.push(`  ${p.id.padEnd(11)} ${p.left} vs ${p.right}: ${p.description}`);
+  const pw = Math.max(...pairs.map((p) => p.id.length));
+  for (const p of pairs) lines.push(`  ${p.id.padEnd(pw)} ${p.left} vs ${p.right}: ${p.description}`);
   lines.push('events (the alphabet):');
   for (const a of alphabet) {
     const fields = Object.entries(a.fields).map(([n, f]) => {
@@ -320,6 +335,61 @@ async function cmdReplay(io: Io, paths: string[], opts: ReplayOpts): Promise<num
   return n('error') ? EXIT.BAD_INPUT : n('fail') ? EXIT.FINDINGS : EXIT.OK;
 }
 
+interface CheckOpts { version?: string; json?: boolean; models?: string[] }
+
+interface CheckResult { file: string; on: string; status: 'pass' | 'fail' | 'error'; failures: string[] }
+
+/**
+ * Conformance scenarios: each runs on the pairs or versions it names (`#! pairs:`,
+ * `#! versions:`), or, with --version, every versions scenario on that version (a user's
+ * patched kernel checked against the kernel's expected observations).
+ */
+async function cmdCheck(io: Io, paths: string[], opts: CheckOpts): Promise<number> {
+  const reg = await loadRegistry(opts.models);
+  if (opts.version !== undefined) reg.version(opts.version); // unknown: exit 2 before any work
+  const targets = paths.length ? paths : [join(packageRoot(), 'models', 'svm', 'scenarios')];
+  const files: string[] = [];
+  const results: CheckResult[] = [];
+  for (const t of targets) {
+    if (!existsSync(t)) results.push({ file: t, on: '', status: 'error', failures: [`${t}: no such file or directory`] });
+    else if (statSync(t).isDirectory()) files.push(...readdirSync(t).filter((f) => f.endsWith('.txt')).sort().map((f) => join(t, f)));
+    else files.push(t);
+  }
+  for (const file of files) {
+    let sc: Scenario;
+    try {
+      sc = parseScenario(readFileSync(file, 'utf8'), file);
+    } catch (err) {
+      results.push({ file, on: '', status: 'error', failures: [(err as Error).message] });
+      continue;
+    }
+    const runs: [string, () => string[]][] = opts.version !== undefined
+      ? (sc.versions.length ? [[opts.version, () => checkVersionScenario(reg, sc, opts.version!).failures]] : [])
+      : [...sc.pairs.map((p): [string, () => string[]] => [p, () => checkScenario(reg, sc, p).failures]),
+        ...sc.versions.map((v): [string, () => string[]] => [v, () => checkVersionScenario(reg, sc, v).failures])];
+    for (const [on, check] of runs) {
+      try {
+        const failures = check();
+        results.push({ file, on, status: failures.length ? 'fail' : 'pass', failures });
+      } catch (err) {
+        results.push({ file, on, status: 'error', failures: [`${file}: ${(err as Error).message}`] });
+      }
+    }
+  }
+  const n = (s: string) => results.filter((r) => r.status === s).length;
+  if (opts.json) {
+    io.out(JSON.stringify({ passed: n('pass'), failed: n('fail'), errors: n('error'), results }, null, 2));
+  } else {
+    for (const r of results) {
+      io.out(`${r.status.toUpperCase()} ${r.file}${r.on ? ` on ${r.on}` : ''}`);
+      for (const f of r.failures) io.out(`  ${f}`);
+    }
+    io.out(`${n('pass')} passed, ${n('fail')} failed${n('error') ? `, ${n('error')} unreadable or unknown` : ''}`);
+  }
+  if (!results.length) io.err(`svmfuzz: no scenarios to check under ${targets.join(', ')}${opts.version ? ` (with --version, only '#! versions:' scenarios run)` : ''}`);
+  return n('error') ? EXIT.BAD_INPUT : n('fail') ? EXIT.FINDINGS : EXIT.OK;
+}
+
 interface PromoteOpts { corpus: string; pair?: string; versions?: string; name?: string; models?: string[]; from: string }
 
 /** A cause id (12 hex digits) names <from>/<pair>/causes/<id>/: the one directory that has it. */
@@ -493,6 +563,13 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .option('--json', 'machine-readable output')
     .addOption(modelsOption())
     .action(async (paths, opts) => setCode(await cmdReplay(io, paths, opts)));
+  program.command('check')
+    .description("run conformance scenarios (models/svm/scenarios/*.txt): the kernel's expected observations per step (exit 1 if any fails, 2 if any is unreadable)")
+    .argument('[paths...]', 'scenario files or directories (default: the built-in scenarios)')
+    .addOption(new Option('--version <V>', "run every '#! versions:' scenario on this version instead of the versions it names"))
+    .option('--json', 'machine-readable output')
+    .addOption(modelsOption())
+    .action(async (paths, opts) => setCode(await cmdCheck(io, paths, opts)));
   program.command('promote')
     .description('copy a minimized reproducer (bucket dir) or a stream with its observed outcome (.txt) into the regression corpus')
     .argument('<source>', 'a bucket or cause directory, a cause id (found under --from), or a stream .txt (with --pair/--versions)')

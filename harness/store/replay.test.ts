@@ -31,7 +31,7 @@ describe('replay', () => {
   });
 
   it('flipping a patch fails the entries it matters to, naming the changed outcome', () => {
-    const reg = flipped('v6.8', []); // v6.8 without 72046d0a
+    const reg = flipped('v6.8-rc1', []); // v6.8-rc1 without 72046d0a
     const { files } = entryFiles([corpus]);
     const results = files.map((f) => replayEntry(reg, f));
     const seed1 = results.find((r) => r.file.includes('vnmi-iret-'))!;

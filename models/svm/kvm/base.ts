@@ -1,4 +1,4 @@
-// The base function table: KVM before either seed fix (v6.7 behaviour on the modelled paths).
+// The base function table: KVM v6.4..v6.7 on the modelled paths (before both seed fixes).
 
 import { x86 } from './x86.js';
 import { svm } from './svm.js';

@@ -1,5 +1,6 @@
 // Nested SVM (arch/x86/kvm/svm/nested.c; vNMI hunks from 0977cfac6e76 "nested VNMI",
-// the rest read at a post-6.14 copy whose relevant parts match the 6.7–6.14 era):
+// the rest read at a post-6.14 copy whose relevant parts match the 6.7–6.14 era, and at
+// AMDESE/linux-kvm 8b79f266 for the RFLAGS, TLB-flush, triple-fault and leave-nested steps):
 // L1's VMRUN, vmcb02 construction, intercept merging, nested #VMEXIT and the
 // nested event checks.
 

@@ -1,5 +1,6 @@
 // KVM's AMD SVM vendor code (arch/x86/kvm/svm/svm.c and svm.h), read at
-// 72046d0a077a (S1) and be45bc4eff33 (S2). Pre-fix bodies of the seed fixes live here
+// 72046d0a077a (S1) and be45bc4eff33 (S2), and for RFLAGS, I/O, SHUTDOWN/INIT at
+// AMDESE/linux-kvm 5217a662 and kvm-x86/linux 0149b498. Pre-fix bodies of the seed fixes live here
 // as the base; the fixed bodies are in ../patches.ts and replace these table entries.
 
 import {

@@ -1,7 +1,9 @@
-// KVM common x86 code (arch/x86/kvm/x86.c, v6.7–v6.14 era; read at a post-6.14 copy,
+// KVM common x86 code (arch/x86/kvm/x86.c, v6.4–v6.14 era; read at a post-6.14 copy and,
+// for RFLAGS, exception merging, the request block, fast PIO and kvm_vcpu_reset, at
+// AMDESE/linux-kvm 5217a662 (v6.8..v6.12 era) and kvm-x86/linux 042007c2 (v6.16+);
 // differences noted): NMI queueing and process_nmi, kvm_check_and_inject_events,
-// the vcpu_run / vcpu_enter_guest loop, exception/interrupt queues, and the
-// KVM_{GET,SET}_VCPU_EVENTS ioctls. Every call to another model function goes through
+// the vcpu_run / vcpu_enter_guest loop, exception/interrupt queues, RFLAGS, userspace
+// I/O completion, INIT, and the KVM_{GET,SET}_VCPU_EVENTS ioctls. Every call to another model function goes through
 // the table `k`, so a patch that replaces an entry is seen by all callers.
 
 import {
