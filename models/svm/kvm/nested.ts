@@ -139,7 +139,8 @@ export const nested = {
     v.nmiL1ToL2 = isValid(vmcb02.eventInj) && evtType(vmcb02.eventInj) === SVM_EVTINJ_TYPE_NMI;
     // L1 injects a software interrupt (next_rip, soft_int_* RIP tracking are not modelled).
     v.softIntInjected = isValid(vmcb02.eventInj) && evtType(vmcb02.eventInj) === SVM_EVTINJ_TYPE_SOFT;
-    // Before 46d6c6f3ef0e (v6.14) these two came last; nothing in between reads them.
+    // These two come last, as before 46d6c6f3ef0e (v6.14) moved them to the start; nothing
+    // in between reads them.
     k.nested_svm_transition_tlb_flush(k, v);
     v.guestMode = true; // enter_guest_mode
     k.recalc_intercepts(k, v);
