@@ -17,13 +17,13 @@ import { Registry, RegistryError, loadRegistry } from '../models/registry.js';
 import { EVENT_KINDS, specOf } from '../models/svm/events.js';
 import { KNOBS, KNOB_NAMES } from '../models/svm/config.js';
 import { OBSERVATION_FIELDS } from '../models/svm/observe.js';
-import { parseStream, printStream, formatConfig, formatEvent, StreamParseError, type Stream } from './text/text.js';
+import { parseStream, printStream, formatConfig, formatEvent, StreamParseError, safeText, type Stream } from './text/text.js';
 import { runPair, runSingle } from './engine/execute.js';
 import { readEntryFile, writeEntryFile, EntryError } from './store/codec.js';
-import { writeFileAtomic, LockedError } from './store/fsutil.js';
+import { writeFileAtomic, LockedError, fileInside, UnsafeNameError } from './store/fsutil.js';
 import { formatEntry } from './text/print.js';
 import { runCampaign, minimizeEntry, defaultWorkers, ResumeError } from './campaign/campaign.js';
-import { CrashStore, CAUSES_DIR } from './store/crashes.js';
+import { CrashStore, CAUSES_DIR, segment } from './store/crashes.js';
 import type { CauseSummary } from './triage/causes.js';
 import { MinimizeError } from './engine/minimize.js';
 import type { CorpusEntry } from './store/entry.js';
@@ -325,9 +325,9 @@ async function cmdReplay(io: Io, paths: string[], opts: ReplayOpts): Promise<num
     io.out(JSON.stringify({ passed: n('pass'), failed: n('fail'), unreadable: n('error'), results }, null, 2));
   } else {
     for (const r of results) {
-      if (r.status === 'pass') io.out(`PASS ${r.file} (${r.pair}: ${r.expected})`);
-      else if (r.status === 'fail') io.out(`FAIL ${r.file} (${r.pair}: ${r.left} vs ${r.right}): ${r.reason}`);
-      else io.out(`ERROR ${r.reason}`);
+      if (r.status === 'pass') io.out(safeText(`PASS ${r.file} (${r.pair}: ${r.expected})`));
+      else if (r.status === 'fail') io.out(safeText(`FAIL ${r.file} (${r.pair}: ${r.left} vs ${r.right}): ${r.reason}`));
+      else io.out(safeText(`ERROR ${r.reason}`));
     }
     io.out(`${n('pass')} passed, ${n('fail')} failed${n('error') ? `, ${n('error')} unreadable` : ''}`);
   }
@@ -412,7 +412,8 @@ async function cmdPromote(io: Io, target: string, opts: PromoteOpts): Promise<nu
     const min = join(target, 'min.msgpack');
     if (!existsSync(min)) throw new InputError(`${target}: no min.msgpack; minimize it first (svmfuzz minimize ${target})`);
     entry = readEntryFile(min);
-    name = opts.name ?? (entry.cause ? `${entry.pair}-cause-${entry.cause.id}` : `${entry.pair}-${entry.expected.outcome === 'diverges' ? entry.expected.signatureId : 'equal'}`);
+    // The entry's own pair label is made one safe file-name segment (a crafted entry's must not steer the path).
+    name = opts.name ?? segment(entry.cause ? `${entry.pair}-cause-${entry.cause.id}` : `${entry.pair}-${entry.expected.outcome === 'diverges' ? entry.expected.signatureId : 'equal'}`);
   } else if (target.endsWith('.txt')) {
     const reg = await loadRegistry(opts.models);
     if (opts.pair === undefined && opts.versions === undefined) throw new InputError('promote <stream.txt> needs --pair P or --versions A,B');
@@ -421,15 +422,16 @@ async function cmdPromote(io: Io, target: string, opts: PromoteOpts): Promise<nu
     const ex = executeGuarded(makeModel(sel.left), makeModel(sel.right!), stream, TRACE_TIMEOUT_MS);
     const sig = ex.divergence ? signatureOf(sel.label, ex.divergence) : null;
     entry = makeEntry({ pair: sel.label, left: sel.left, right: sel.right! }, stream, null, ex, sig);
-    name = opts.name ?? `${sel.label}-${basename(target, '.txt')}`;
+    name = opts.name ?? segment(`${sel.label}-${basename(target, '.txt')}`);
   } else {
     throw new InputError(`${target}: give a bucket directory (with min.msgpack) or a stream file (.txt)`);
   }
+  const file = fileInside(opts.corpus, `${name}.msgpack`);
+  const twin = fileInside(opts.corpus, `${name}.txt`);
   mkdirSync(opts.corpus, { recursive: true });
-  const file = join(opts.corpus, `${name}.msgpack`);
   writeEntryFile(file, entry);
   const outcome = entry.expected.outcome === 'diverges' ? `diverges with signature ${entry.expected.signature}` : 'equal';
-  writeFileAtomic(join(opts.corpus, `${name}.txt`), printStream({ config: entry.config, events: entry.events }, [
+  writeFileAtomic(twin, printStream({ config: entry.config, events: entry.events }, [
     `svmfuzz regression entry: ${entry.pair} (${entry.left.id} [${entry.left.patches.join(' ')}] vs ${entry.right.id} [${entry.right.patches.join(' ')}])`,
     `expected: ${outcome}`,
     ...(entry.cause ? [`cause ${entry.cause.id}: ${entry.cause.function} [${entry.cause.patches.join('+')}]`] : []),
@@ -450,7 +452,7 @@ async function cmdCompare(io: Io, a: string, b: string, opts: CompareOpts): Prom
   const seed = opts.seed === undefined ? randomInt(1, 2 ** 31 - 1) : parseCount('--seed', opts.seed, 0);
   const runs = opts.runs === undefined ? null : parseCount('--runs', opts.runs, 0);
   const durationMs = runs !== null ? (opts.duration === undefined ? null : parseDuration(opts.duration)) : parseDuration(opts.duration ?? '30s');
-  const out = opts.out ?? join('crashes', `compare-${a}-${b}`);
+  const out = opts.out ?? join('crashes', segment(`compare-${a}-${b}`));
   const log = opts.json ? (l: string) => io.err(l) : (l: string) => io.out(l);
   log(`INFO: seed: ${seed}`);
   const stop = { requested: false };
@@ -616,9 +618,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return EXIT.OK;
       return EXIT.BAD_INPUT;
     }
-    if (err instanceof StreamParseError || err instanceof RegistryError || err instanceof InputError || err instanceof EntryError
+    if (err instanceof StreamParseError || err instanceof RegistryError || err instanceof InputError || err instanceof EntryError || err instanceof UnsafeNameError
         || err instanceof LockedError || err instanceof MinimizeError || err instanceof ResumeError) {
-      io.err(`svmfuzz: ${err.message}`);
+      io.err(`svmfuzz: ${err.message.split('\n').map(safeText).join('\n')}`);
       return EXIT.BAD_INPUT;
     }
     io.err(`svmfuzz: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -55,6 +55,9 @@ const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as nu
 
 /** Thrown inside the decoder; decodeEntry adds the file name. */
 class Bad extends Error {}
+/** Signature and cause ids: 12 lower-case hex digits (sha1 prefixes). */
+const ID_RE = /^[0-9a-f]{12}$/;
+
 function need(ok: boolean, reason: string): asserts ok {
   if (!ok) throw new Bad(reason);
 }
@@ -101,6 +104,8 @@ function expected(x: unknown): Expected {
   need(x.outcome === 'diverges', `'expected.outcome' must be 'equal' or 'diverges', got ${JSON.stringify(x.outcome)}`);
   need(typeof x.signature === 'string' && typeof x.signatureId === 'string',
     "'expected' with outcome 'diverges' needs string 'signature' and 'signatureId'");
+  // Ids name directories and files: only the 12 hex digits svmfuzz makes.
+  need(ID_RE.test(x.signatureId), `'expected.signatureId' must be 12 hex digits, got ${JSON.stringify(x.signatureId.slice(0, 40))}`);
   return { outcome: 'diverges', signature: x.signature, signatureId: x.signatureId };
 }
 
@@ -130,6 +135,7 @@ function divergence(x: unknown): EntryDivergence | null {
 function cause(x: unknown): EntryCause {
   need(isObj(x), "'cause' must be an object");
   need(typeof x.id === 'string' && typeof x.kind === 'string' && typeof x.function === 'string', "'cause' needs string 'id', 'kind' and 'function'");
+  need(ID_RE.test(x.id), `'cause.id' must be 12 hex digits, got ${JSON.stringify(x.id.slice(0, 40))}`);
   need(isStringArray(x.patches), "'cause.patches' must be a list of strings");
   return { id: x.id, kind: x.kind, function: x.function, patches: x.patches };
 }

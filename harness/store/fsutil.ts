@@ -98,3 +98,21 @@ export class DirLock {
     if (now && now.pid === this.info.pid && now.startedAt === this.info.startedAt) fs.rmSync(this.file, { force: true });
   }
 }
+
+/**
+ * The path of `name` inside `dir`, refusing anything that would land elsewhere: a name
+ * with a path separator, '..', a leading '.', or control characters. Names that come
+ * from entries are made safe with `segment` first; this guards the user's own names.
+ */
+export function fileInside(dir: string, name: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!name || /[/\\\x00-\x1f\x7f]/.test(name) || name.startsWith('.')) {
+    throw new UnsafeNameError(`'${name.replace(/[\x00-\x1f\x7f]/g, '?')}' is not a file name inside ${dir} (no '/', no leading '.', no control characters)`);
+  }
+  const file = path.join(dir, name);
+  const rel = path.relative(path.resolve(dir), path.resolve(file));
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new UnsafeNameError(`'${name}' would be written outside ${dir}`);
+  return file;
+}
+
+export class UnsafeNameError extends Error {}

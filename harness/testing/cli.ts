@@ -10,7 +10,12 @@ export const cli = join(root, 'dist/harness/cli.js');
 
 /** `node dist/harness/cli.js ...args`: exit code, stdout, stderr. */
 export function run(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  return runIn(process.cwd(), ...args);
+}
+
+/** The same, from another working directory. */
+export function runIn(cwd: string, ...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

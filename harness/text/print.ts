@@ -3,7 +3,7 @@
 
 import type { CorpusEntry, VersionRef } from '../store/entry.js';
 import type { Primitive } from '../../models/svm/observe.js';
-import { formatEvent, printStream } from './text.js';
+import { formatEvent, printStream, safeText } from './text.js';
 
 const version = (v: VersionRef): string => `${v.id} [${v.patches.length ? v.patches.join(', ') : 'no patches'}]`;
 
@@ -19,7 +19,14 @@ function table(rows: string[][]): string[] {
   return rows.map((r) => '  ' + r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ').trimEnd());
 }
 
+/** Every string of an entry is text from a file: shown with control characters escaped. */
 export function formatEntry(e: CorpusEntry, file: string): string {
+  return safeLines(formatEntryRaw(e, file));
+}
+
+const safeLines = (text: string): string => text.split('\n').map(safeText).join('\n');
+
+function formatEntryRaw(e: CorpusEntry, file: string): string {
   const lines = [
     `file:      ${file}`,
     `schema:    ${e.schema} (alphabet ${e.alphabet})`,

@@ -59,7 +59,7 @@ export function formatEvent(e: SvmEvent): string {
 }
 
 export function printStream(s: Stream, comments: readonly string[] = []): string {
-  const lines = [...comments.map((c) => `# ${c}`), formatConfig(s.config), ...s.events.map(formatEvent)];
+  const lines = [...comments.map((c) => `# ${safeText(c)}`), formatConfig(s.config), ...s.events.map(formatEvent)];
   return lines.join('\n') + '\n';
 }
 
@@ -135,4 +135,14 @@ export function parseStream(text: string, file = '<stream>'): ParsedStream {
   }
   if (!config) throw new StreamParseError(file, lines.length, "missing 'config ...' header");
   return { config, events, eventLines };
+}
+
+/**
+ * Text that came from a file or an entry, made safe to print on one line: control
+ * characters (newlines that would inject lines into a `.txt` twin, terminal escape
+ * sequences) are shown as \xNN escapes.
+ */
+export function safeText(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
