@@ -32,7 +32,7 @@ const entryArb: fc.Arbitrary<CorpusEntry> = fc.record({
   }), { nil: null }),
   expected: fc.oneof(
     fc.constant({ outcome: 'equal' as const }),
-    fc.record({ outcome: fc.constant('diverges' as const), signature: fc.string(), signatureId: fc.string() }),
+    fc.record({ outcome: fc.constant('diverges' as const), signature: fc.string(), signatureId: fc.stringMatching(/^[0-9a-f]{12}$/) }),
   ),
   divergence: fc.option(fc.record({
     kind: fc.constantFrom('observable' as const, 'latent' as const, 'left-throws' as const, 'right-throws' as const),
@@ -51,7 +51,7 @@ const sample = (): CorpusEntry => ({
   config: defaultConfig(),
   events: [defaultEvent('nmi'), defaultEvent('run'), defaultEvent('vmrun'), defaultEvent('get_vcpu_events')],
   origin: { seed: 1, lane: 2, iteration: 3, lineage: ['InsertEvent', 'ChangeField'] },
-  expected: { outcome: 'diverges', signature: 'seed1 vmrun {exits}', signatureId: 'abc123' },
+  expected: { outcome: 'diverges', signature: 'seed1 vmrun {exits}', signatureId: 'abc123abc123' },
   divergence: { kind: 'observable', step: 2, event: 'vmrun', fields: [{ path: 'exits', left: 'L2:NMI', right: '' }], left: { exits: 'L2:NMI' }, right: { exits: '' } },
 });
 
@@ -151,6 +151,7 @@ describe('entry codec', () => {
     ['missing expected', () => broken((o) => { delete o.expected; }), /'expected' is missing or not an object/],
     ['unknown outcome', () => broken((o) => { o.expected = { outcome: 'maybe' }; }), /'expected\.outcome' must be 'equal' or 'diverges', got "maybe"/],
     ['divergence without signature', () => broken((o) => { delete o.expected.signatureId; }), /needs string 'signature' and 'signatureId'/],
+    ['a signature id that is not 12 hex digits (it names a directory)', () => broken((o) => { o.expected.signatureId = '../../x'; }), /'expected\.signatureId' must be 12 hex digits/],
     ['bad origin', () => broken((o) => { o.origin.seed = 'one'; }), /'origin\.seed' must be an integer/],
     ['bad divergence kind', () => broken((o) => { o.divergence.kind = 'weird'; }), /'divergence\.kind' must be one of/],
     ['bad divergence observation', () => broken((o) => { o.divergence.left = { x: [1] }; }), /'divergence\.left' must be null or a record of primitives/],
