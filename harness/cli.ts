@@ -22,7 +22,7 @@ import { runPair, runSingle } from './engine/execute.js';
 import { readEntryFile, writeEntryFile, EntryError } from './store/codec.js';
 import { writeFileAtomic, LockedError, fileInside, UnsafeNameError } from './store/fsutil.js';
 import { formatEntry } from './text/print.js';
-import { runCampaign, minimizeEntry, defaultWorkers, ResumeError } from './campaign/campaign.js';
+import { runCampaign, minimizeEntry, defaultWorkers, ResumeError, type StopControl } from './campaign/campaign.js';
 import { CrashStore, CAUSES_DIR, segment } from './store/crashes.js';
 import type { CauseSummary } from './triage/causes.js';
 import { MinimizeError } from './engine/minimize.js';
@@ -46,9 +46,33 @@ export interface Io {
   err: (s: string) => void;
 }
 
+const FS_ERRORS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EROFS: 'read-only file system',
+  EACCES: 'permission denied', EPERM: 'operation not permitted', ENOENT: 'no such file or directory',
+  ENOTDIR: 'a path component is not a directory', EISDIR: 'is a directory', EEXIST: 'already exists (and is not a directory)',
+  EMFILE: 'too many open files', EIO: 'input/output error',
+};
+
+/**
+ * A file-system error (a full disk, a read-only or missing output directory) in words,
+ * with the path and the code: what the user must fix. null for anything else.
+ */
+function fileSystemError(err: unknown): string | null {
+  const e = err as NodeJS.ErrnoException;
+  if (!e || typeof e.code !== 'string' || !(e.code in FS_ERRORS)) return null;
+  const where = e.path ?? (e as { dest?: string }).dest ?? '';
+  const after = e.code === 'ENOSPC' || e.code === 'EDQUOT'
+    ? '; what was written before stays readable: free space, then continue with --resume'
+    : '';
+  return `${where ? `${where}: ` : ''}${FS_ERRORS[e.code]} (${e.code}${e.syscall ? `, ${e.syscall}` : ''})${after}`;
+}
+
+/** stdout was closed by its reader (EPIPE): output is dropped, the work goes on. */
+let stdoutClosed = false;
+
 const defaultIo: Io = {
-  out: (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
-  err: (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
+  out: (s) => { if (!stdoutClosed) process.stdout.write(s.endsWith('\n') ? s : s + '\n'); },
+  err: (s) => { process.stderr.write(s.endsWith('\n') ? s : s + '\n'); },
 };
 
 /** An input problem the user must fix: printed as `svmfuzz: <message>`, exit 2. */
@@ -220,16 +244,8 @@ async function cmdFuzz(io: Io, opts: FuzzOpts): Promise<number> {
   io.out(`INFO: pair ${sel.label}: ${sel.left.id} [${sel.left.patches.map((p) => p.id).join(' ')}] vs ${sel.right.id} [${sel.right.patches.map((p) => p.id).join(' ')}]`);
   const budget = [runs !== null ? `${runs} runs` : '', durationMs !== null ? `${durationMs / 1000}s` : ''].filter(Boolean).join(', ') || 'until interrupted';
   io.out(`INFO: ${workers} worker(s); budget: ${budget}; out: ${opts.out}${opts.resume ? ' (resuming)' : ''}`);
-  const stop = { requested: false };
-  const onSignal = (sig: string) => () => {
-    if (stop.requested) return;
-    stop.requested = true;
-    io.err(`svmfuzz: ${sig}: finishing the current round, then writing summary.json`);
-  };
-  const onInt = onSignal('SIGINT');
-  const onTerm = onSignal('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
+  const stop: StopControl = { requested: false };
+  const signals = onStopSignals(io, stop, 'finishing the current round (queued minimizations wait for --resume), then writing summary.json');
   try {
     const summary = await runCampaign({
       selection: { ...sel, right: sel.right }, modelFiles: opts.models ?? [], seed, runs, durationMs, workers,
@@ -245,17 +261,51 @@ async function cmdFuzz(io: Io, opts: FuzzOpts): Promise<number> {
     io.out(formatCauses(summary, opts.out));
     if (report) io.out(`report: ${report} (open it in a browser)`);
   } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
+    signals.off();
   }
   return EXIT.OK;
 }
 
+/**
+ * SIGINT, SIGTERM and SIGHUP (a closed terminal): the first stops the run after its
+ * current round, with the summary written; a second exits at once, the campaign state
+ * saved for --resume.
+ */
+function onStopSignals(io: Io, stop: StopControl, first: string): { off: () => void } {
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
+    const h = (): void => {
+      if (!stop.requested) {
+        stop.requested = true;
+        io.err(`svmfuzz: ${sig}: ${first}; a second signal exits at once`);
+        return;
+      }
+      try {
+        stop.saveNow?.();
+        io.err(`svmfuzz: ${sig} again: exiting now; the campaign state is saved (continue with --resume)`);
+      } finally {
+        process.exit(130);
+      }
+    };
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return { off: () => { for (const [sig, h] of handlers) process.off(sig, h); } };
+}
+
 /** The seed a resumable campaign in `out` was started with. */
+/** The seed of the campaign in `out`: from campaign.json, or (killed before its first save) from a bucket's first sample. */
 function resumeSeed(out: string): number | null {
   try {
     return (JSON.parse(readFileSync(join(out, 'campaign.json'), 'utf8')) as { seed: number }).seed;
   } catch {
+    for (const b of new CrashStore(out).listBuckets()) {
+      try {
+        const seed = readEntryFile(join(b.dir, 'samples', '0000.msgpack')).origin?.seed;
+        if (seed !== undefined) return seed;
+      } catch {
+        // an unreadable sample: try the next bucket
+      }
+    }
     return null;
   }
 }
@@ -455,9 +505,8 @@ async function cmdCompare(io: Io, a: string, b: string, opts: CompareOpts): Prom
   const out = opts.out ?? join('crashes', segment(`compare-${a}-${b}`));
   const log = opts.json ? (l: string) => io.err(l) : (l: string) => io.out(l);
   log(`INFO: seed: ${seed}`);
-  const stop = { requested: false };
-  const onInt = () => { stop.requested = true; };
-  process.on('SIGINT', onInt);
+  const stop: StopControl = { requested: false };
+  const signals = onStopSignals(io, stop, 'finishing the current round, then writing compare.json');
   try {
     const report = await compareVersions({
       left, right, corpus: opts.corpus.length ? opts.corpus : ['corpus'], modelFiles: opts.models ?? [], seed, runs, durationMs,
@@ -470,7 +519,7 @@ async function cmdCompare(io: Io, a: string, b: string, opts: CompareOpts): Prom
     if (opts.json) io.out(JSON.stringify(report, null, 2));
     else io.out(`${formatCompare(report)}\n\ncompare.json: ${join(out, 'compare.json')}${page ? `\nreport: ${page} (open it in a browser)` : ''}`);
   } finally {
-    process.off('SIGINT', onInt);
+    signals.off();
   }
   return EXIT.OK;
 }
@@ -623,6 +672,11 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
       io.err(`svmfuzz: ${err.message.split('\n').map(safeText).join('\n')}`);
       return EXIT.BAD_INPUT;
     }
+    const fsErr = fileSystemError(err);
+    if (fsErr) {
+      io.err(`svmfuzz: ${fsErr}`);
+      return EXIT.BAD_INPUT;
+    }
     io.err(`svmfuzz: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return EXIT.INTERNAL;
   }
@@ -639,6 +693,12 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // A closed stdout (`svmfuzz fuzz ... | head`) must not kill a campaign before its summary:
+  // what would have gone to stdout is dropped from then on.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    stdoutClosed = true;
+  });
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

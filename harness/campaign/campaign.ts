@@ -14,7 +14,7 @@
 
 import { availableParallelism } from 'node:os';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Packr } from 'msgpackr';
 import { Piscina } from 'piscina';
@@ -57,7 +57,12 @@ export interface CampaignOptions {
   /** Milliseconds between status lines and stats.jsonl records. */
   statusEveryMs?: number;
   /** Set to true (e.g. by SIGINT) to finish the current round and stop cleanly. */
-  stop?: { requested: boolean };
+  /**
+   * Set `requested` to stop after the current round (a first signal). The campaign fills in
+   * `saveNow`, which writes its state and releases the directory: what a second signal
+   * calls right before the process exits.
+   */
+  stop?: StopControl;
   isTTY?: boolean;
   /** Regression corpus paths: a cause an entry there reproduces is marked known. */
   corpus?: string[];
@@ -137,11 +142,61 @@ const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 
 export class ResumeError extends Error {}
 
+/**
+ * What a finished or stopped run left in `out`, if anything: a campaign state, a summary,
+ * stats or bucket directories. A new campaign refuses such a directory (as AFL++ does):
+ * mixing two campaigns in one directory would hide the second one's findings behind the
+ * first one's buckets and mix their stats.
+ */
+export function previousRun(out: string): string | null {
+  if (!existsSync(out)) return null;
+  for (const f of ['campaign.json', 'summary.json', 'stats.jsonl', 'compare.json']) if (existsSync(join(out, f))) return f;
+  // A campaign killed before its first state save leaves bucket directories only.
+  const bucket = new CrashStore(out).listBuckets()[0];
+  return bucket ? relative(out, bucket.dir) : null;
+}
+
+/** Checks a campaign.json read back from disk: a hand-edited or damaged one is refused, not trusted. */
+function checkState(st: unknown, file: string): CampaignState {
+  const bad = (what: string): never => { throw new ResumeError(`${file}: damaged campaign state (${what}); remove it to start afresh, or restore it`); };
+  if (typeof st !== 'object' || st === null) bad('not an object');
+  const x = st as Record<string, unknown>;
+  const count = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (typeof x.pair !== 'string' || typeof x.left !== 'string' || typeof x.right !== 'string') bad('pair, left and right must be strings');
+  for (const k of ['seed', 'execs', 'elapsedMs', 'lostBatches', 'workers'] as const) if (!count(x[k])) bad(`'${k}' must be a non-negative integer`);
+  if (!Array.isArray(x.laneIterations) || !x.laneIterations.every(count)) bad("'laneIterations' must be a list of non-negative integers");
+  if (!Array.isArray(x.buckets) || !x.buckets.every((b) => typeof b === 'object' && b !== null && /^[0-9a-f]{12}$/.test(String((b as BucketSummary).id))
+    && typeof (b as BucketSummary).dir === 'string' && count((b as BucketSummary).count))) bad("'buckets' must be a list of buckets with a 12-hex id, a dir and a count");
+  if (x.causes !== undefined && !Array.isArray(x.causes)) bad("'causes' must be a list");
+  return x as unknown as CampaignState;
+}
+
+export interface StopControl {
+  requested: boolean;
+  saveNow?: () => void;
+}
+
 export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> {
   const lock = DirLock.acquire(o.out);
+  if (o.stop) o.stop.saveNow = () => lock.release();
   try {
-    return await new Campaign(o).run();
+    const prev = o.resume ? null : previousRun(o.out);
+    if (prev) {
+      throw new ResumeError(`${o.out} holds an earlier run (${join(o.out, prev)}): continue it with --resume, or give another --out (or remove ${o.out})`);
+    }
+    const c = new Campaign(o);
+    if (o.stop) {
+      o.stop.saveNow = () => {
+        try {
+          c.saveNow();
+        } finally {
+          lock.release();
+        }
+      };
+    }
+    return await c.run();
   } finally {
+    if (o.stop) o.stop.saveNow = undefined;
     lock.release();
   }
 }
@@ -229,12 +284,24 @@ class Campaign {
   /** Loads what a stopped or killed campaign left on disk. */
   private resume(): void {
     const o = this.o;
-    if (!existsSync(this.statePath)) throw new ResumeError(`${this.statePath}: nothing to resume (no campaign state in ${o.out})`);
     let st: CampaignState;
-    try {
-      st = JSON.parse(readFileSync(this.statePath, 'utf8')) as CampaignState;
-    } catch (err) {
-      throw new ResumeError(`${this.statePath}: unreadable campaign state (${(err as Error).message})`);
+    if (!existsSync(this.statePath)) {
+      // Killed before its first state save: only bucket directories are on disk. Resume from
+      // them with fresh counters (the lanes run their first iterations again).
+      if (!this.ownBuckets().length) throw new ResumeError(`${this.statePath}: nothing to resume (no campaign state and no buckets of ${this.sel.label} in ${o.out})`);
+      o.log(`RESUME_FROM_DISK ${this.statePath} is missing (the campaign stopped before its first save): taking the buckets on disk, counters from 0`);
+      st = {
+        schema: 1, seed: o.seed, pair: this.sel.label, left: this.sel.left.id, right: this.sel.right.id, workers: o.workers,
+        execs: 0, elapsedMs: 0, laneIterations: [], lostBatches: 0, buckets: [], causes: [],
+      };
+    } else {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(readFileSync(this.statePath, 'utf8'));
+      } catch (err) {
+        throw new ResumeError(`${this.statePath}: unreadable campaign state (${(err as Error).message})`);
+      }
+      st = checkState(raw, this.statePath);
     }
     if (st.pair !== this.sel.label || st.left !== this.sel.left.id || st.right !== this.sel.right.id) {
       throw new ResumeError(`${this.statePath}: the campaign in ${o.out} fuzzed ${st.pair} (${st.left} vs ${st.right}), not ${this.sel.label}`);
@@ -244,7 +311,12 @@ class Campaign {
     this.elapsedBefore = st.elapsedMs;
     this.lostBatches = st.lostBatches;
     this.laneIterations = Array.from({ length: o.workers }, (_, i) => st.laneIterations[i] ?? Math.max(0, ...st.laneIterations));
-    for (const b of st.buckets) this.buckets.set(b.id, { summary: { ...b, cause: b.cause ?? null }, first: null });
+    // Bucket directories are stored relative to --out (the directory may have moved, or the
+    // cwd be another); states written before that stored them as given.
+    for (const b of st.buckets) {
+      const dir = existsSync(join(o.out, b.dir)) || !existsSync(b.dir) ? join(o.out, b.dir) : b.dir;
+      this.buckets.set(b.id, { summary: { ...b, dir, cause: b.cause ?? null }, first: null });
+    }
     for (const c of st.causes ?? []) this.book.restore(c);
     // Buckets written after the last state save (a kill in between) are on disk only.
     for (const b of this.ownBuckets()) {
@@ -303,11 +375,16 @@ class Campaign {
     o.log(`RESUME ${this.execs} execs, ${this.buckets.size} bucket(s), ${this.corpus.length} corpus input(s), lanes at iterations ${this.laneIterations.join(',')}`);
   }
 
+  /** A second signal: the state as it is now (the summary is not written; --resume continues). */
+  saveNow(): void {
+    this.saveState(true);
+  }
+
   private saveState(withCorpus: boolean): void {
     const st: CampaignState = {
       schema: 1, seed: this.o.seed, pair: this.sel.label, left: this.sel.left.id, right: this.sel.right.id,
       workers: this.o.workers, execs: this.execs, elapsedMs: this.elapsed, laneIterations: this.laneIterations,
-      lostBatches: this.lostBatches, buckets: this.summaries(), causes: this.book.summaries(),
+      lostBatches: this.lostBatches, buckets: this.summaries().map((b) => ({ ...b, dir: relative(this.o.out, b.dir) })), causes: this.book.summaries(),
     };
     if (withCorpus) writeFileAtomic(this.corpusPath, packr.pack(this.corpus));
     writeFileAtomic(this.statePath, JSON.stringify(st) + '\n');
@@ -409,14 +486,23 @@ class Campaign {
     b.outOfScope = c.outOfScope;
   }
 
+  /** A signal, or the end of --duration: minimization stops at once (what is queued waits for --resume). */
+  private readonly mustStop = (): boolean => this.o.stop?.requested === true || Date.now() >= this.deadline;
+  private deadline = Infinity;
+
   /** Minimizes queued buckets on the main thread while the lanes run their batches. */
-  private minimizeQueued(deadline: number): void {
-    while (this.o.minimize && this.toMinimize.length && Date.now() < deadline) {
-      const { id, entry: queued } = this.toMinimize.shift()!;
+  private minimizeQueued(until: number): void {
+    while (this.o.minimize && this.toMinimize.length && Date.now() < until && !this.mustStop()) {
+      const job = this.toMinimize.shift()!;
+      const { id, entry: queued } = job;
       const b = this.buckets.get(id)!;
       const sample = queued ?? b.first ?? readEntryFile(join(b.summary.dir, 'samples', '0000.msgpack'));
       try {
-        const { entry, text, result } = minimizeEntry(sample, this.selectionOf(sample.pair), this.o.hangMs);
+        const { entry, text, result } = minimizeEntry(sample, this.selectionOf(sample.pair), this.o.hangMs, this.mustStop);
+        if (result.interrupted) {
+          this.toMinimize.unshift(job);
+          break;
+        }
         const best = this.minimized.get(id);
         const stream = { config: entry.config, events: entry.events };
         if (best && !simpler(stream, best)) continue;
@@ -429,7 +515,12 @@ class Campaign {
       }
     }
     // Then the causes' reproducers, each starting from a symptom's minimized stream when it has one.
-    while (this.o.minimize && this.book.pending && Date.now() < deadline) this.book.minimizeNext((id) => this.minimized.get(id));
+    while (this.o.minimize && this.book.pending && Date.now() < until && !this.mustStop()) this.book.minimizeNext((id) => this.minimized.get(id), this.mustStop);
+  }
+
+  /** What a stop left unminimized, for the summary line. */
+  private leftUnminimized(): number {
+    return this.o.minimize ? new Set(this.toMinimize.filter((j) => this.buckets.get(j.id)?.summary.minimizedLength === null).map((j) => j.id)).size : 0;
   }
 
   private statusLine(tag: string): string {
@@ -471,6 +562,7 @@ class Campaign {
     if (o.corpus?.length) o.log(`KNOWN ${this.book.loadKnown(o.corpus)} cause(s) reproduced by the regression corpus (${o.corpus.join(', ')})`);
     if (o.resume) this.resume();
     const deadline = o.durationMs === null ? Infinity : this.start + o.durationMs;
+    this.deadline = deadline;
     const slots: LaneSlot[] = Array.from({ length: o.workers }, () => ({ pool: this.newPool(), epoch: 0, execs: 0, rate: 0, rss: 0, cap: Infinity }));
     let stopped: CampaignSummary['stopped'] = 'runs';
     let lastStatus = Date.now();
@@ -493,7 +585,13 @@ class Campaign {
         dispatched += runs;
         const req: LaneRequest = { type: 'batch', lane, epoch: slot.epoch, runs, deadline: roundDeadline, shared: this.pendingShare[lane]!, focus: this.focus };
         this.pendingShare[lane] = [];
-        return runs > 0 ? (slot.pool.run(req) as Promise<LaneResponse>) : Promise.resolve(null);
+        if (runs <= 0) return Promise.resolve(null);
+        const task = slot.pool.run(req) as Promise<LaneResponse>;
+        // Handled here too: if the supervisor fails (a full disk, say) while this round is
+        // in flight, the pools are destroyed and the round's rejections must not replace
+        // the real error with "Terminating worker thread".
+        task.catch(() => undefined);
+        return task;
       });
       return { tasks, t0: Date.now() };
     };
@@ -550,7 +648,11 @@ class Campaign {
         }
       }
       stopped = o.stop?.requested ? 'signal' : o.runs !== null && this.execs >= o.runs ? 'runs' : 'duration';
+      // A --runs budget minimizes everything (deterministic results); a signal or the end of
+      // --duration stops at once, and what is left waits for --resume or `svmfuzz minimize`.
       this.minimizeQueued(Infinity);
+      const left = this.leftUnminimized();
+      if (left) o.log(`MINIMIZE_LEFT ${left} bucket(s) not minimized (stopped by ${stopped}): \`svmfuzz fuzz ... --resume\` minimizes them, or \`svmfuzz minimize <bucket dir>\``);
     } finally {
       await Promise.all(slots.map((s) => s.pool.destroy().catch(() => undefined)));
     }
@@ -574,13 +676,13 @@ class Campaign {
 export const defaultWorkers = (): number => availableParallelism();
 
 /** Minimizes a diverging entry under its signature; returns the new entry and its text form. */
-export function minimizeEntry(entry: CorpusEntry, sel: CampaignOptions['selection'], hangMs = 2000): { entry: CorpusEntry; text: string; result: ReturnType<typeof minimize> } {
+export function minimizeEntry(entry: CorpusEntry, sel: CampaignOptions['selection'], hangMs = 2000, stop?: () => boolean): { entry: CorpusEntry; text: string; result: ReturnType<typeof minimize> } {
   if (entry.expected.outcome !== 'diverges') throw new Error('only a diverging entry can be minimized');
   const start: Stream = { config: entry.config, events: entry.events };
   // A hang costs the whole budget per candidate: give its minimization a smaller one.
   const isHang = entry.divergence?.kind === 'hang';
   const oracle = signatureOracle(sel.label, sel.left, sel.right, entry.expected.signature, isHang ? Math.min(hangMs, 250) : hangMs);
-  const result = minimize(start, oracle, isHang ? { maxExecutions: 200 } : {});
+  const result = minimize(start, oracle, { ...(isHang ? { maxExecutions: 200 } : {}), stop });
   const exec = executeGuarded(makeModel(sel.left), makeModel(sel.right), result.stream, isHang ? Math.min(hangMs, 250) : hangMs);
   const sig = { text: entry.expected.signature, id: entry.expected.signatureId, words: '' };
   const origin = entry.origin ? { ...entry.origin, lineage: [...entry.origin.lineage, 'minimize'] } : null;

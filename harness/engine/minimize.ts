@@ -87,6 +87,8 @@ export interface MinimizeResult {
   rounds: number;
   /** The budget ran out: the result is kept by the oracle but maybe not 1-minimal. */
   exhausted: boolean;
+  /** The caller's `stop` ended it (a signal, a deadline): the result is the best so far. */
+  interrupted: boolean;
 }
 
 export class MinimizeError extends Error {}
@@ -164,7 +166,10 @@ class Minimizer implements PassContext {
   executions = 0;
   current = '';
 
-  constructor(start: Stream, private readonly oracle: Oracle, private readonly max: number) {
+  /** `stop` said so: the result is the best so far, not a fixed point. */
+  interrupted = false;
+
+  constructor(start: Stream, private readonly oracle: Oracle, private readonly max: number, private readonly stop?: () => boolean) {
     this.best = start;
     for (const p of PASSES) this.stats[p.name] = { calls: 0, successes: 0 };
   }
@@ -174,6 +179,10 @@ class Minimizer implements PassContext {
     const hit = this.cache.get(key);
     if (hit) return hit;
     if (this.executions >= this.max) throw new BudgetExhausted();
+    if (this.stop?.()) {
+      this.interrupted = true;
+      throw new BudgetExhausted();
+    }
     this.executions++;
     this.stats[this.current]!.calls++;
     const v = this.oracle(s);
@@ -306,8 +315,8 @@ export const PASSES: readonly Pass[] = [
  * until `maxExecutions` oracle calls. Without exhaustion the result is 1-minimal: removing
  * any single event makes the oracle reject.
  */
-export function minimize(start: Stream, oracle: Oracle, opts: { maxExecutions?: number } = {}): MinimizeResult {
-  const m = new Minimizer(start, oracle, opts.maxExecutions ?? DEFAULT_MAX_EXECUTIONS);
+export function minimize(start: Stream, oracle: Oracle, opts: { maxExecutions?: number; stop?: () => boolean } = {}): MinimizeResult {
+  const m = new Minimizer(start, oracle, opts.maxExecutions ?? DEFAULT_MAX_EXECUTIONS, opts.stop);
   let rounds = 0;
   let exhausted = false;
   try {
@@ -326,5 +335,5 @@ export function minimize(start: Stream, oracle: Oracle, opts: { maxExecutions?: 
     if (!(err instanceof BudgetExhausted)) throw err;
     exhausted = true;
   }
-  return { stream: m.best, executions: m.executions, passes: m.stats, rounds, exhausted };
+  return { stream: m.best, executions: m.executions, passes: m.stats, rounds, exhausted, interrupted: m.interrupted };
 }

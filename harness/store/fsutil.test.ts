@@ -33,3 +33,31 @@ describe('writeFileAtomic', () => {
     expect(fs.readdirSync(dir)).toEqual(['occupied']);
   });
 });
+
+describe('DirLock', () => {
+  const lockFile = () => path.join(dir, '.lock');
+  const write = (info: object) => fs.writeFileSync(lockFile(), JSON.stringify(info) + '\n');
+
+  it('refuses a directory whose holder runs (this test runner\'s parent: alive, same start time)', async () => {
+    const { DirLock, LockedError } = await import('./fsutil.js');
+    const held = DirLock.acquire(dir);
+    // Another process would see it held; within one process the same pid counts as a restarted self.
+    const info = JSON.parse(fs.readFileSync(lockFile(), 'utf8'));
+    held.release();
+    write({ ...info, pid: process.ppid, procStart: undefined });
+    expect(() => DirLock.acquire(dir)).toThrow(LockedError);
+  });
+
+  it.skipIf(!fs.existsSync('/proc/self/stat'))('takes over a lock whose pid was reused by another process (start time differs), or is its own pid (a restarted pid 1)', async () => {
+    const { DirLock } = await import('./fsutil.js');
+    write({ pid: process.ppid, startedAt: 'x', procStart: '1' });
+    const a = DirLock.acquire(dir);
+    a.release();
+    write({ pid: process.pid, startedAt: 'x', procStart: '1' }); // our pid, another start time
+    const b = DirLock.acquire(dir);
+    b.release();
+    write({ pid: 2 ** 22 + 12345, startedAt: 'x' }); // no such pid
+    DirLock.acquire(dir).release();
+    expect(fs.existsSync(lockFile())).toBe(false);
+  });
+});

@@ -42,16 +42,47 @@ export class LockedError extends Error {
 interface LockInfo {
   pid: number;
   startedAt: string;
+  /** Linux: the holder's start time (/proc/<pid>/stat, clock ticks since boot) and boot id, to tell a reused pid from the holder. */
+  procStart?: string;
+  bootId?: string;
 }
 
-function isAlive(pid: number): boolean {
+/** /proc/<pid>/stat's state and start time (Linux), or null where there is no /proc. */
+function procStat(pid: number): { state: string; start: string } | null {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: rest[0]!, start: rest[19]! };
+  } catch {
+    return null;
+  }
+}
+
+function bootId(): string | undefined {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Is the lock's holder still running? Not if its pid is gone, is a zombie, belongs to
+ * another boot, or has been reused by a process that started at another time (a restarted
+ * container's pid 1 taking over its earlier self's lock: same pid, another start time).
+ */
+function holderAlive(info: LockInfo): boolean {
+  try {
+    process.kill(info.pid, 0);
   } catch (err) {
     // EPERM: the process exists but belongs to someone else — still alive.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  if (info.bootId !== undefined && bootId() !== undefined && info.bootId !== bootId()) return false;
+  const st = procStat(info.pid);
+  if (st && st.state === 'Z') return false;
+  if (st && info.procStart !== undefined && st.start !== info.procStart) return false;
+  return true;
 }
 
 /** The lock's content, or null when unreadable or garbled (a lock nobody can own). */
@@ -73,7 +104,7 @@ export class DirLock {
   static acquire(dir: string): DirLock {
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, '.lock');
-    const info: LockInfo = { pid: process.pid, startedAt: new Date().toISOString() };
+    const info: LockInfo = { pid: process.pid, startedAt: new Date().toISOString(), procStart: procStat(process.pid)?.start, bootId: bootId() };
     // A few rounds: between removing a stale lock and creating ours another campaign may win.
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -83,7 +114,7 @@ export class DirLock {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const holder = readLock(file);
-      if (holder && isAlive(holder.pid)) throw new LockedError(dir, holder.pid);
+      if (holder && holderAlive(holder)) throw new LockedError(dir, holder.pid);
       fs.rmSync(file, { force: true }); // stale: its campaign died without releasing
     }
     const holder = readLock(file);

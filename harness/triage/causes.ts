@@ -197,9 +197,10 @@ export class CauseBook {
    * symptom's own minimized stream when there is one: starting there (when it still shows
    * the cause) costs a few dozen triage runs instead of hundreds.
    */
-  minimizeNext(minimized: (bucketId: string) => Stream | undefined = () => undefined): boolean {
+  minimizeNext(minimized: (bucketId: string) => Stream | undefined = () => undefined, stop?: () => boolean): boolean {
     const job = this.queue.shift();
     if (!job) return false;
+    this.stop = stop;
     const t0 = performance.now();
     try {
       let start = job.entry;
@@ -209,7 +210,8 @@ export class CauseBook {
         const ex = executeGuarded(makeModel(p.left), makeModel(p.right), short, this.o.hangMs ?? 2000);
         if (ex.divergence && p.minTriage.of(short, ex.divergence).id === job.id) start = { ...job.entry, config: short.config, events: short.events };
       }
-      this.minimizeCause(job.id, start);
+      // Cut short by a signal or the campaign's deadline: the job waits for --resume.
+      if (!this.minimizeCause(job.id, start)) this.queue.unshift(job);
     } catch (err) {
       this.o.log(`MINIMIZE_FAILED cause ${job.id}: ${(err as Error).message}`);
     } finally {
@@ -218,19 +220,23 @@ export class CauseBook {
     return true;
   }
 
-  private minimizeCause(id: string, start: CorpusEntry): void {
+  private stop: (() => boolean) | undefined;
+
+  /** False when `stop` cut the minimization short (nothing written). */
+  private minimizeCause(id: string, start: CorpusEntry): boolean {
     const c = this.causes.get(id)!;
     // On the pair the symptom came from (the campaign's own, or a focused one).
     const label = start.pair;
     const { left, right, minTriage } = this.pair(label);
     const hangMs = this.o.hangMs ?? 2000;
     const stream: Stream = { config: start.config, events: start.events };
-    const result = minimize(stream, causeOracle(minTriage, id, hangMs), { maxExecutions: CAUSE_MINIMIZE_BUDGET });
+    const result = minimize(stream, causeOracle(minTriage, id, hangMs), { maxExecutions: CAUSE_MINIMIZE_BUDGET, stop: this.stop });
+    if (result.interrupted) return false;
     const exec = executeGuarded(makeModel(left), makeModel(right), result.stream, hangMs);
-    if (!exec.divergence) return;
+    if (!exec.divergence) return true;
     const observable = exec.divergence.kind !== 'latent';
     const prev = this.best.get(id);
-    if (prev && (prev.observable && !observable || (prev.observable === observable && !simpler(result.stream, prev.stream)))) return;
+    if (prev && (prev.observable && !observable || (prev.observable === observable && !simpler(result.stream, prev.stream)))) return true;
     this.best.set(id, { stream: result.stream, observable });
     const sig = signatureOf(label, exec.divergence);
     const origin = start.origin ? { ...start.origin, lineage: [...start.origin.lineage, 'minimize-cause'] } : null;
@@ -245,6 +251,7 @@ export class CauseBook {
     this.o.store.writeCauseReproducer(this.o.label, id, entry, text);
     c.reproducer = { dir: c.reproducer.dir, length: result.stream.events.length, text: printStream(result.stream), observable };
     this.o.log(`MINIMIZED cause ${id} ${start.events.length} -> ${result.stream.events.length} events in ${result.executions} execs${prev ? ` (replaces the previous ${prev.stream.events.length}-event ${prev.observable ? 'observable' : 'latent-only'} one)` : ''}`);
+    return true;
   }
 
   private save(c: CauseSummary): void {
