@@ -70,6 +70,13 @@ export interface CampaignOptions {
   causeSamples?: number;
   /** Triage every new symptom to its cause (default true; off only to measure its cost). */
   triage?: boolean;
+  /**
+   * Supervisor-side model work (triage, minimization) announces itself here before it
+   * starts (`minimize <bucket>`, ...), and '' after: if a faulty model kills the
+   * supervisor thread, the restarted one skips the job that killed it (`poison`).
+   */
+  job?: (what: string) => void;
+  poison?: readonly string[];
   /** Run every other execution on the pair without the known causes' patches (default true; see triage/focus.ts). */
   focus?: boolean;
 }
@@ -176,29 +183,27 @@ export interface StopControl {
   saveNow?: () => void;
 }
 
-export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> {
-  const lock = DirLock.acquire(o.out);
-  if (o.stop) o.stop.saveNow = () => lock.release();
+/**
+ * Runs a campaign in this thread. `runCampaign` (supervisor.ts) runs it in a supervisor
+ * thread of its own and is what commands use; this is that thread's body (and the
+ * in-process form for tests that need it). `lockHeld`: the caller holds the directory lock.
+ */
+export async function runCampaignHere(o: CampaignOptions, lockHeld = false): Promise<CampaignSummary> {
+  const lock = lockHeld ? null : DirLock.acquire(o.out);
   try {
     const prev = o.resume ? null : previousRun(o.out);
-    if (prev) {
-      throw new ResumeError(`${o.out} holds an earlier run (${join(o.out, prev)}): continue it with --resume, or give another --out (or remove ${o.out})`);
-    }
+    if (prev) throw earlierRunError(o.out, prev);
     const c = new Campaign(o);
-    if (o.stop) {
-      o.stop.saveNow = () => {
-        try {
-          c.saveNow();
-        } finally {
-          lock.release();
-        }
-      };
-    }
+    if (o.stop) o.stop.saveNow = () => c.saveNow();
     return await c.run();
   } finally {
     if (o.stop) o.stop.saveNow = undefined;
-    lock.release();
+    lock?.release();
   }
+}
+
+export function earlierRunError(out: string, prev: string): ResumeError {
+  return new ResumeError(`${out} holds an earlier run (${join(out, prev)}): continue it with --resume, or give another --out (or remove ${out})`);
 }
 
 interface LaneSlot {
@@ -249,11 +254,32 @@ class Campaign {
     this.store = new CrashStore(o.out, { samplesPerBucket: o.samplesPerBucket });
     this.book = new CauseBook({
       label: this.sel.label, left: this.sel.left, right: this.sel.right, hangMs: o.hangMs, store: this.store,
-      cap: o.causeSamples ?? 8 * o.samplesPerBucket, log: o.log,
+      cap: o.causeSamples ?? 8 * o.samplesPerBucket, log: o.log, job: (w) => this.job(w), poisoned: (w) => this.poisoned(w),
     });
     this.selections.set(this.sel.label, this.sel);
     this.laneIterations = Array.from({ length: o.workers }, () => 0);
     this.pendingShare = Array.from({ length: o.workers }, () => []);
+  }
+
+  /** Announces supervisor-side model work (see CampaignOptions.job). */
+  private job(what: string): void {
+    this.o.job?.(what);
+  }
+
+  /** Did this job kill an earlier supervisor thread of this campaign? Then it is skipped, with a line saying so. */
+  private poisoned(what: string): boolean {
+    const kind = `${what.split(' ')[0]} *`;
+    if (!this.o.poison?.includes(what) && !this.o.poison?.includes(kind)) return false;
+    this.o.log(`SKIPPED ${what}: it killed the supervisor thread before (a model that exits or exhausts memory); its input stays in its bucket`);
+    return true;
+  }
+
+  /** Triages a new symptom, unless that killed the supervisor before. */
+  private triageBucket(id: string, b: BucketSummary, first: CorpusEntry, samples: number): void {
+    if (this.poisoned(`triage ${id}`)) return;
+    this.job(`triage ${id}`);
+    this.setCause(b, this.book.attach(id, first, b.firstSeen, b.count, samples).cause);
+    this.job('');
   }
 
   private get statePath(): string { return join(this.o.out, 'campaign.json'); }
@@ -363,7 +389,7 @@ class Campaign {
         continue;
       }
       if (b.summary.cause !== null) continue;
-      this.setCause(b.summary, this.book.attach(id, first, b.summary.firstSeen, b.summary.count, b.summary.count > 0 ? 1 : 0).cause);
+      this.triageBucket(id, b.summary, first, b.summary.count > 0 ? 1 : 0);
     }
     if (existsSync(this.corpusPath)) {
       try {
@@ -442,7 +468,7 @@ class Campaign {
     this.o.log(`NEW_BUCKET ${sig.id} ${sig.words} (lane ${lane} iteration ${iteration}, ${entry.events.length} events, MS: ${lineage.length} ${lineage.join('-')}${isNew ? '' : ', bucket already on disk'})`);
     const b = this.buckets.get(sig.id)!;
     // Triage once per new symptom, here and now: deterministic, and a few ms.
-    if (this.o.triage !== false) this.setCause(b.summary, this.book.attach(sig.id, entry, b.summary.firstSeen, count, path ? 1 : 0).cause);
+    if (this.o.triage !== false) this.triageBucket(sig.id, b.summary, entry, path ? 1 : 0);
     this.toMinimize.push({ id: sig.id, entry });
   }
 
@@ -496,11 +522,17 @@ class Campaign {
       const job = this.toMinimize.shift()!;
       const { id, entry: queued } = job;
       const b = this.buckets.get(id)!;
+      if (this.poisoned(`minimize ${id}`)) {
+        this.toMinimize.splice(0, this.toMinimize.length, ...this.toMinimize.filter((j) => j.id !== id));
+        continue;
+      }
+      this.job(`minimize ${id}`);
       const sample = queued ?? b.first ?? readEntryFile(join(b.summary.dir, 'samples', '0000.msgpack'));
       try {
         const { entry, text, result } = minimizeEntry(sample, this.selectionOf(sample.pair), this.o.hangMs, this.mustStop);
         if (result.interrupted) {
           this.toMinimize.unshift(job);
+          this.job('');
           break;
         }
         const best = this.minimized.get(id);
@@ -513,9 +545,21 @@ class Campaign {
       } catch (err) {
         this.o.log(`MINIMIZE_FAILED ${id}: ${(err as Error).message}`);
       }
+      this.job('');
     }
     // Then the causes' reproducers, each starting from a symptom's minimized stream when it has one.
     while (this.o.minimize && this.book.pending && Date.now() < until && !this.mustStop()) this.book.minimizeNext((id) => this.minimized.get(id), this.mustStop);
+  }
+
+  /** Resolves (to null) once a stop is requested; polls the flag, which another thread may set. */
+  private stopped(): { promise: Promise<null>; cancel: () => void } {
+    let t: ReturnType<typeof setInterval> | undefined;
+    const promise = new Promise<null>((resolve) => {
+      t = setInterval(() => {
+        if (this.o.stop?.requested) { clearInterval(t); resolve(null); }
+      }, 20);
+    });
+    return { promise, cancel: () => clearInterval(t) };
   }
 
   /** What a stop left unminimized, for the summary line. */
@@ -595,12 +639,19 @@ class Campaign {
       });
       return { tasks, t0: Date.now() };
     };
+    const stopWatch = this.stopped();
     try {
       await Promise.all(slots.map((_, i) => this.initLane(slots, i)));
       // Buckets left unminimized by a killed run are minimized while the lanes run.
       let round = dispatch();
       while (round) {
-        const settled = await Promise.allSettled(round.tasks);
+        // A signal does not wait for a round stuck in slow or hanging models: the round is
+        // dropped (its executions are not counted, a --resume runs them again).
+        const settled = await Promise.race([Promise.allSettled(round.tasks), stopWatch.promise]);
+        if (settled === null) {
+          o.log(`STOPPING: the round in flight is dropped (${slots.length} lane(s) stopped)`);
+          break;
+        }
         const t0 = round.t0;
         // Recreate lost lanes before the next round is dispatched to them.
         const reports: { lane: number; r: Extract<LaneResponse, { type: 'report' }> }[] = [];
@@ -654,6 +705,7 @@ class Campaign {
       const left = this.leftUnminimized();
       if (left) o.log(`MINIMIZE_LEFT ${left} bucket(s) not minimized (stopped by ${stopped}): \`svmfuzz fuzz ... --resume\` minimizes them, or \`svmfuzz minimize <bucket dir>\``);
     } finally {
+      stopWatch.cancel();
       await Promise.all(slots.map((s) => s.pool.destroy().catch(() => undefined)));
     }
     this.saveState(true);

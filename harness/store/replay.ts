@@ -4,7 +4,7 @@
 // and the others still run.
 
 import { readdirSync, statSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Registry } from '../../models/registry.js';
 import type { Version } from '../../models/svm/versions.js';
 import { makeModel } from '../../models/svm/model.js';
@@ -36,7 +36,8 @@ export function entryFiles(paths: readonly string[]): { files: string[]; missing
   const walk = (p: string): void => {
     const st = statSync(p);
     if (st.isDirectory()) for (const f of readdirSync(p).sort()) walk(join(p, f));
-    else if (p.endsWith('.msgpack') && !/\/\.[^/]*$/.test(p)) files.push(p);
+    // A run directory's corpus.msgpack is the campaign's input corpus, not an entry.
+    else if (p.endsWith('.msgpack') && !/\/\.[^/]*$/.test(p) && !(basename(p) === 'corpus.msgpack' && existsSync(join(dirname(p), 'campaign.json')))) files.push(p);
   };
   for (const p of paths) {
     if (!existsSync(p)) missing.push(p);

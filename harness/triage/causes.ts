@@ -66,7 +66,11 @@ export class CauseBook {
   private readonly best = new Map<string, { stream: Stream; observable: boolean }>();
   minimizeMs = 0;
 
-  constructor(private readonly o: TriageOptions & { store: CrashStore; cap: number; log: (l: string) => void }) {
+  constructor(private readonly o: TriageOptions & {
+    store: CrashStore; cap: number; log: (l: string) => void;
+    /** Announce model work before it starts (and '' after), and skip work that killed the supervisor before: see CampaignOptions.job. */
+    job?: (what: string) => void; poisoned?: (what: string) => boolean;
+  }) {
     this.triage = new Triage(o);
     this.pairs.set(o.label, { left: o.left, right: o.right, triage: this.triage, minTriage: new Triage(o) });
   }
@@ -105,11 +109,13 @@ export class CauseBook {
       } catch {
         continue; // `replay` reports unreadable entries; here they only cannot make a cause known
       }
+      if (this.o.poisoned?.(`known ${file}`)) continue;
+      this.o.job?.(`known ${file}`);
       const stream = { config: entry.config, events: entry.events };
       const ex = executeGuarded(ml, mr, stream, this.o.hangMs ?? 2000);
-      if (!ex.divergence) continue;
-      const id = this.triage.of(stream, ex.divergence).id;
-      if (!this.known.has(id)) this.known.set(id, file);
+      const id = ex.divergence ? this.triage.of(stream, ex.divergence).id : null;
+      this.o.job?.('');
+      if (id && !this.known.has(id)) this.known.set(id, file);
     }
     return this.known.size;
   }
@@ -201,6 +207,11 @@ export class CauseBook {
     const job = this.queue.shift();
     if (!job) return false;
     this.stop = stop;
+    if (this.o.poisoned?.(`minimize-cause ${job.id}`)) {
+      this.queue.splice(0, this.queue.length, ...this.queue.filter((j) => j.id !== job.id));
+      return true;
+    }
+    this.o.job?.(`minimize-cause ${job.id}`);
     const t0 = performance.now();
     try {
       let start = job.entry;
@@ -215,6 +226,7 @@ export class CauseBook {
     } catch (err) {
       this.o.log(`MINIMIZE_FAILED cause ${job.id}: ${(err as Error).message}`);
     } finally {
+      this.o.job?.('');
       this.minimizeMs += performance.now() - t0;
     }
     return true;
