@@ -128,3 +128,18 @@ describe('svmfuzz trace', () => {
     expect(run('trace', scen('a5-seed1-two-nmis.txt'), '--pair', 'all', '--bogus').code).toBe(2);
   });
 });
+
+describe('flag bounds', () => {
+  it('rejects values that would silently misbehave: --hang-timeout 0 or 1ms, --workers 100000, a seed beyond 32 bits', () => {
+    for (const [flag, value, msg] of [
+      ['--hang-timeout', '0', /--hang-timeout: expected 50ms\.\.10m/],
+      ['--hang-timeout', '1ms', /--hang-timeout: expected 50ms\.\.10m/],
+      ['--workers', '100000', /--workers: expected an integer in 1\.\.256/],
+      ['--seed', String(2 ** 32), /--seed: expected an integer in 0\.\.4294967295/],
+    ] as const) {
+      const r = run('fuzz', '--pair', 'all', '--runs', '10', flag, value, '--out', mkdtempSync(join(tmpdir(), 'svmfuzz-flags-')));
+      expect(r.code, `${flag} ${value}`).toBe(2);
+      expect(r.err).toMatch(msg);
+    }
+  });
+});

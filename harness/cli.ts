@@ -197,9 +197,24 @@ export function parseDuration(text: string): number {
   return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
 }
 
-function parseCount(flag: string, text: string, min = 1): number {
-  if (!/^\d+$/.test(text) || Number(text) < min) throw new InputError(`${flag}: expected an integer >= ${min} (got '${text}')`);
+function parseCount(flag: string, text: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new InputError(`${flag}: expected an integer ${max < Number.MAX_SAFE_INTEGER ? `in ${min}..${max}` : `>= ${min}`} (got '${text}')`);
+  }
   return Number(text);
+}
+
+/** Lane threads: each holds two models and a corpus; more than this is a typo, not a machine. */
+const MAX_WORKERS = 256;
+/** --hang-timeout: below this, a slow machine's normal execution would count as a hang; above, a hang stalls a lane for too long. */
+const HANG_MS_RANGE = [50, 600_000] as const;
+
+function parseHangTimeout(text: string): number {
+  const ms = parseDuration(text.replace(/^(\d+(?:\.\d+)?)$/, '$1s'));
+  if (ms < HANG_MS_RANGE[0] || ms > HANG_MS_RANGE[1]) {
+    throw new InputError(`--hang-timeout: expected ${HANG_MS_RANGE[0]}ms..${HANG_MS_RANGE[1] / 60_000}m (got '${text}'; 0 would never detect a hang, 1ms would call every execution one)`);
+  }
+  return ms;
 }
 
 /**
@@ -233,14 +248,14 @@ async function cmdFuzz(io: Io, opts: FuzzOpts): Promise<number> {
   if (opts.pair === undefined && opts.versions === undefined) throw new InputError('fuzz: give --pair P or --versions A,B');
   const sel = reg.select({ pair: opts.pair, versions: opts.versions });
   if (!sel.right) throw new InputError('fuzz needs two versions');
-  let seed = opts.seed === undefined ? randomInt(1, 2 ** 31 - 1) : parseCount('--seed', opts.seed, 0);
+  let seed = opts.seed === undefined ? randomInt(1, 2 ** 31 - 1) : parseCount('--seed', opts.seed, 0, 2 ** 32 - 1);
   if (opts.resume && opts.seed === undefined) seed = resumeSeed(opts.out) ?? seed;
   const runs = opts.runs === undefined ? null : parseCount('--runs', opts.runs);
   const durationMs = opts.duration === undefined ? null : parseDuration(opts.duration);
-  const workers = opts.workers === undefined ? defaultWorkers() : parseCount('--workers', opts.workers);
+  const workers = opts.workers === undefined ? defaultWorkers() : parseCount('--workers', opts.workers, 1, MAX_WORKERS);
   const maxLen = parseCount('--max-len', opts.maxLen);
   const samples = parseCount('--samples', opts.samples);
-  const hangMs = parseDuration(opts.hangTimeout);
+  const hangMs = parseHangTimeout(opts.hangTimeout);
   io.out(`INFO: seed: ${seed}`);
   io.out(`INFO: pair ${sel.label}: ${sel.left.id} [${sel.left.patches.map((p) => p.id).join(' ')}] vs ${sel.right.id} [${sel.right.patches.map((p) => p.id).join(' ')}]`);
   const budget = [runs !== null ? `${runs} runs` : '', durationMs !== null ? `${durationMs / 1000}s` : ''].filter(Boolean).join(', ') || 'until interrupted';
@@ -500,7 +515,7 @@ async function cmdCompare(io: Io, a: string, b: string, opts: CompareOpts): Prom
   const reg = await loadRegistry(opts.models);
   const left = reg.version(a);
   const right = reg.version(b);
-  const seed = opts.seed === undefined ? randomInt(1, 2 ** 31 - 1) : parseCount('--seed', opts.seed, 0);
+  const seed = opts.seed === undefined ? randomInt(1, 2 ** 31 - 1) : parseCount('--seed', opts.seed, 0, 2 ** 32 - 1);
   const runs = opts.runs === undefined ? null : parseCount('--runs', opts.runs, 0);
   const durationMs = runs !== null ? (opts.duration === undefined ? null : parseDuration(opts.duration)) : parseDuration(opts.duration ?? '30s');
   const out = opts.out ?? join('crashes', segment(`compare-${a}-${b}`));
@@ -511,8 +526,8 @@ async function cmdCompare(io: Io, a: string, b: string, opts: CompareOpts): Prom
   try {
     const report = await compareVersions({
       left, right, corpus: opts.corpus.length ? opts.corpus : ['corpus'], modelFiles: opts.models ?? [], seed, runs, durationMs,
-      workers: opts.workers === undefined ? defaultWorkers() : parseCount('--workers', opts.workers), out,
-      hangMs: parseDuration(opts.hangTimeout), log, status: log, stop,
+      workers: opts.workers === undefined ? defaultWorkers() : parseCount('--workers', opts.workers, 1, MAX_WORKERS), out,
+      hangMs: parseHangTimeout(opts.hangTimeout), log, status: log, stop,
     });
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'compare.json'), JSON.stringify(report, null, 2) + '\n');

@@ -21,6 +21,7 @@ import { Piscina } from 'piscina';
 import { makeModel } from '../../models/svm/model.js';
 import type { Selection } from '../../models/registry.js';
 import { makeEntry, type BatchReport, type Finding } from '../engine/lane.js';
+import { signatureOf } from '../engine/signature.js';
 import { CrashStore, segment } from '../store/crashes.js';
 import { DirLock, writeFileAtomic } from '../store/fsutil.js';
 import { minimize, simpler } from '../engine/minimize.js';
@@ -29,7 +30,7 @@ import { executeGuarded } from '../engine/oracle.js';
 import { readEntryFile } from '../store/codec.js';
 import { printStream, type Stream } from '../text/text.js';
 import type { CorpusEntry } from '../store/entry.js';
-import type { LaneInit, LaneRequest, LaneResponse, SharedInput } from './protocol.js';
+import type { LaneInit, LaneRequest, LaneResponse, RanBatch, SharedInput } from './protocol.js';
 import { CauseBook, type CauseSummary } from '../triage/causes.js';
 import { focusLabel, focusPatches } from '../triage/focus.js';
 import { applyPatches } from '../triage/attribute.js';
@@ -218,9 +219,18 @@ interface LaneSlot {
    * the lane make progress between deaths.
    */
   cap: number;
+  /** The lane writes its current iteration here (a Float64Array): the input that killed its thread. */
+  progress: SharedArrayBuffer;
+  /** The init the lane was last (re)built from, the batches it ran since, and the one in flight: to regenerate a killer input. */
+  init: LaneInit | null;
+  ran: RanBatch[];
+  inFlight: RanBatch | null;
+  /** Iterations whose inputs killed this lane's thread: skipped from then on. */
+  killers: number[];
 }
 
 const MIN_BATCH = 16;
+const MAX_REPLAY_BATCHES = 256;
 
 class Campaign {
   private readonly sel: CampaignOptions['selection'];
@@ -276,6 +286,8 @@ class Campaign {
 
   /** Triages a new symptom, unless that killed the supervisor before. */
   private triageBucket(id: string, b: BucketSummary, first: CorpusEntry, samples: number): void {
+    // A crash input killed a thread: running it here would kill the supervisor.
+    if (first.divergence?.kind === 'crash') return;
     if (this.poisoned(`triage ${id}`)) return;
     this.job(`triage ${id}`);
     this.setCause(b, this.book.attach(id, first, b.firstSeen, b.count, samples).cause);
@@ -522,7 +534,7 @@ class Campaign {
       const job = this.toMinimize.shift()!;
       const { id, entry: queued } = job;
       const b = this.buckets.get(id)!;
-      if (this.poisoned(`minimize ${id}`)) {
+      if (b.summary.kind === 'crash' || this.poisoned(`minimize ${id}`)) {
         this.toMinimize.splice(0, this.toMinimize.length, ...this.toMinimize.filter((j) => j.id !== id));
         continue;
       }
@@ -549,6 +561,44 @@ class Campaign {
     }
     // Then the causes' reproducers, each starting from a symptom's minimized stream when it has one.
     while (this.o.minimize && this.book.pending && Date.now() < until && !this.mustStop()) this.book.minimizeNext((id) => this.minimized.get(id), this.mustStop);
+  }
+
+  /**
+   * The input that killed a lane's thread, regenerated in a fresh thread (the lane is
+   * deterministic: the same init and batches draw the same inputs) and stored as a `crash`
+   * finding. If regenerating it kills that thread too, the line says where it reproduces from.
+   */
+  private async saveKiller(lane: number, slot: LaneSlot, why: string): Promise<void> {
+    const iteration = new Float64Array(slot.progress)[0]!;
+    const flight = slot.inFlight;
+    if (!slot.killers.includes(iteration)) slot.killers.push(iteration);
+    const where = `seed ${this.o.seed} lane ${lane} iteration ${iteration}`;
+    if (!slot.init || !flight) {
+      this.o.log(`LANE_KILLER ${where}: not regenerated (more than ${MAX_REPLAY_BATCHES} batches since the lane started); it reproduces from that seed, lane and iteration`);
+      return;
+    }
+    const pool = this.newPool();
+    try {
+      const first = slot.init.iteration + slot.ran.reduce((n, b) => n + b.runs, 0);
+      const batches = [...slot.ran, { ...flight, runs: iteration - first + 1 }];
+      const res = (await pool.run({ type: 'probe', init: slot.init, batches, stopAt: iteration } satisfies LaneRequest)) as LaneResponse;
+      if (res.type !== 'probed') {
+        this.o.log(`LANE_KILLER ${where}: not regenerated (the replay did not reach it)`);
+        return;
+      }
+      // The lane runs odd iterations on the focused pair, when there is one.
+      const label = flight.focus.length && (iteration % 2) === 1 ? focusLabel(this.sel.label, flight.focus) : this.sel.label;
+      const sel = this.selectionOf(label);
+      const d = { kind: 'crash' as const, step: Math.max(0, res.stream.events.length - 1), event: '(stream)', fields: [], error: why };
+      const sig = signatureOf(label, d, { left: sel.left.id, right: sel.right.id });
+      const entry = makeEntry({ pair: label, left: sel.left, right: sel.right }, res.stream, res.origin, { divergence: d, at: null, transitions: [] }, sig);
+      this.o.log(`LANE_KILLER ${where}: its input is stored as a finding (${res.stream.events.length} events)`);
+      this.finding(lane, { signature: sig, entry }, 1);
+    } catch (err) {
+      this.o.log(`LANE_KILLER ${where}: not regenerated (${(err as Error).message}); it reproduces from that seed, lane and iteration`);
+    } finally {
+      await pool.destroy().catch(() => undefined);
+    }
   }
 
   /** Resolves (to null) once a stop is requested; polls the flag, which another thread may set. */
@@ -596,7 +646,10 @@ class Campaign {
   private async initLane(slots: LaneSlot[], lane: number): Promise<void> {
     const slot = slots[lane]!;
     slot.epoch++;
-    const res = (await slot.pool.run({ type: 'init', init: this.laneInit(lane, slot.epoch) } satisfies LaneRequest)) as LaneResponse;
+    slot.init = { ...this.laneInit(lane, slot.epoch), progress: slot.progress, skip: [...slot.killers] };
+    slot.ran = [];
+    slot.inFlight = null;
+    const res = (await slot.pool.run({ type: 'init', init: slot.init } satisfies LaneRequest)) as LaneResponse;
     if (res.type === 'ready') this.coverage = Math.max(this.coverage, res.coverage);
     this.pendingShare[lane] = [];
   }
@@ -607,7 +660,10 @@ class Campaign {
     if (o.resume) this.resume();
     const deadline = o.durationMs === null ? Infinity : this.start + o.durationMs;
     this.deadline = deadline;
-    const slots: LaneSlot[] = Array.from({ length: o.workers }, () => ({ pool: this.newPool(), epoch: 0, execs: 0, rate: 0, rss: 0, cap: Infinity }));
+    const slots: LaneSlot[] = Array.from({ length: o.workers }, () => ({
+      pool: this.newPool(), epoch: 0, execs: 0, rate: 0, rss: 0, cap: Infinity,
+      progress: new SharedArrayBuffer(8), init: null, ran: [], inFlight: null, killers: [],
+    }));
     let stopped: CampaignSummary['stopped'] = 'runs';
     let lastStatus = Date.now();
     let lastCorpusSave = 0;
@@ -629,6 +685,7 @@ class Campaign {
         dispatched += runs;
         const req: LaneRequest = { type: 'batch', lane, epoch: slot.epoch, runs, deadline: roundDeadline, shared: this.pendingShare[lane]!, focus: this.focus };
         this.pendingShare[lane] = [];
+        slot.inFlight = { shared: req.shared, focus: req.focus, runs };
         if (runs <= 0) return Promise.resolve(null);
         const task = slot.pool.run(req) as Promise<LaneResponse>;
         // Handled here too: if the supervisor fails (a full disk, say) while this round is
@@ -660,6 +717,13 @@ class Campaign {
           const slot = slots[lane]!;
           if (st.status === 'fulfilled' && st.value?.type === 'report') {
             reports.push({ lane, r: st.value });
+            if (slot.inFlight && slot.init) {
+              slot.ran.push({ ...slot.inFlight, runs: st.value.report.execs });
+              // Regenerating an input replays every batch since the lane's (re)init: past
+              // this many, a killer is reported by (seed, lane, iteration) only.
+              if (slot.ran.length > MAX_REPLAY_BATCHES) { slot.init = null; slot.ran = []; }
+            }
+            slot.inFlight = null;
             if (Number.isFinite(slot.cap)) slot.cap = slot.cap * 2 > ROUND_RUNS ? Infinity : slot.cap * 2;
             continue;
           }
@@ -669,6 +733,8 @@ class Campaign {
           slot.cap = Math.max(MIN_BATCH, Math.floor(Math.min(slot.cap, ROUND_RUNS) / 2));
           o.log(`LANE_LOST lane ${lane}: ${why}; batch lost (${this.lostBatches} so far), lane recreated`);
           if (st.status === 'rejected') {
+            // The thread died (exit, out of memory): the input it was running is a finding.
+            await this.saveKiller(lane, slot, why);
             await slot.pool.destroy().catch(() => undefined);
             slot.pool = this.newPool();
           }

@@ -89,6 +89,24 @@ describe('budgets', () => {
   }, 60_000);
 });
 
+describe('a model that kills a lane thread', () => {
+  it('the killing input is stored as a crash finding that reproduces, and the lane moves past it', () => {
+    const out = tmp();
+    const r = run('fuzz', '--models', join(root, 'models/examples/fault-models.js'), '--pair', 'lane-killer', '--workers', '1', '--seed', '1',
+      '--duration', '8s', '--out', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^LANE_KILLER seed 1 lane 0 iteration \d+: its input is stored as a finding/m);
+    const s = json(join(out, 'summary.json'));
+    const crash = s.buckets.find((b: { kind: string }) => b.kind === 'crash');
+    expect(crash.signature).toBe('lane-killer|crash|(stream)|worker exited with code: N');
+    // The lane keeps running between deaths (it skips the inputs that killed it).
+    expect(s.execs).toBeGreaterThan(500);
+    // Traced in this process, the stored input kills it the same way (exit 42).
+    const t = run('trace', join(crash.dir, 'samples', '0000.msgpack'), '--models', join(root, 'models/examples/fault-models.js'));
+    expect(t.code).toBe(42);
+  }, 60_000);
+});
+
 describe('a model that kills the supervisor thread', () => {
   // Dies only where the supervisor runs it (triage, minimization): the lanes keep finding
   // its divergences, and minimizing one kills the thread.

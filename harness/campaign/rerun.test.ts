@@ -4,7 +4,7 @@
 // a kill before the first state save, and refuses a damaged campaign.json.
 
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, run, runIn, tmp as tmpDir } from '../testing/cli.js';
@@ -50,7 +50,8 @@ describe('rerun and resume', () => {
     // Kill as soon as the first bucket's first sample is on disk and before campaign.json.
     await new Promise<void>((resolve) => {
       const t = setInterval(() => {
-        const has = existsSync(join(out, 'all')) && !existsSync(join(out, 'campaign.json'));
+        const all = join(out, 'all');
+        const has = existsSync(all) && readdirSync(all).some((d) => existsSync(join(all, d, 'samples', '0000.msgpack'))) && !existsSync(join(out, 'campaign.json'));
         if (has || existsSync(join(out, 'campaign.json'))) { clearInterval(t); child.kill('SIGKILL'); resolve(); }
       }, 5);
     });

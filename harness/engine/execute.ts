@@ -24,7 +24,8 @@ export const LATENT_EVENT = '(end)';
  * observable: a step's observations differ; latent: internal state differs at the end;
  * left-/right-throws: a model threw; hang: a stream exceeded the time budget.
  */
-export type DivergenceKind = 'observable' | 'latent' | 'left-throws' | 'right-throws' | 'hang';
+/** crash: a lane's thread died running the stream (the model exited or exhausted memory). */
+export type DivergenceKind = 'observable' | 'latent' | 'left-throws' | 'right-throws' | 'hang' | 'crash';
 
 /**
  * Where the hot path is: read after a watchdog interrupts a hanging execution (the

@@ -33,6 +33,18 @@ export interface LaneConfig {
    * stream being run is a hang finding. 0 disables the watchdog (built-in models only).
    */
   hangMs: number;
+  /**
+   * Shared memory the lane writes the iteration it is about to run into (index 0): if its
+   * thread dies, the supervisor knows which input killed it.
+   */
+  progress?: Float64Array;
+}
+
+/** Thrown by runOne when `stopAt` is reached: the input of that iteration, not run. */
+export class ProbeStop extends Error {
+  constructor(readonly stream: Stream, readonly origin: Origin) {
+    super('probe: stopped before the iteration');
+  }
 }
 
 /** A batch bounded by runs only gets hangMs of watchdog budget per this many executions. */
@@ -103,6 +115,11 @@ export class Lane {
   /** The focused pair (see setFocus), or null. */
   private focus: (Focus & { ml: Model }) | null = null;
   iteration = 0;
+
+  /** The iteration whose input `runOne` returns (by ProbeStop) instead of running it: regenerating a killer input. */
+  stopAt = -1;
+  /** Iterations not to run: their inputs killed this lane's thread before. */
+  skip = new Set<number>();
 
   constructor(readonly cfg: LaneConfig) {
     this.ml = makeModel(cfg.left);
@@ -184,6 +201,12 @@ export class Lane {
   /** One execution: iteration i draws from Rng(seed, lane, i) only. */
   runOne(report: BatchReport): void {
     const i = this.iteration++;
+    // An iteration whose input killed an earlier thread of this lane is not run again
+    // (its input is stored as a crash finding); it counts as an execution.
+    if (this.skip.has(i)) {
+      report.execs++;
+      return;
+    }
     const rng = new Rng(deriveSeed(this.cfg.seed, this.cfg.lane, i));
     let stream: Stream;
     let lineage: string[] = [];
@@ -198,6 +221,8 @@ export class Lane {
       lineage = ['generate'];
     }
     const origin: Origin = { seed: this.cfg.seed, lane: this.cfg.lane, iteration: i, lineage };
+    if (i === this.stopAt) throw new ProbeStop(stream, origin);
+    if (this.cfg.progress) this.cfg.progress[0] = i;
     const on = this.focus && (i & 1) === 1 ? this.focus : null;
     this.current = { stream, origin, on };
     const exec = executePair(on ? on.ml : this.ml, this.mr, stream);

@@ -88,7 +88,7 @@ export function signatureKey(pair: string, d: Divergence): { text: string; id: s
 }
 
 function bodyOf(d: Divergence): string[] {
-  return d.kind === 'left-throws' || d.kind === 'right-throws' || d.kind === 'hang'
+  return d.kind === 'left-throws' || d.kind === 'right-throws' || d.kind === 'hang' || d.kind === 'crash'
     ? [abstractError(d.error ?? '')]
     : [...new Set(d.fields.map(abstractField))].sort();
 }
@@ -96,7 +96,8 @@ function bodyOf(d: Divergence): string[] {
 export function signatureOf(pair: string, d: Divergence, names: SideNames = { left: 'the left version', right: 'the right version' }): Signature {
   const { text, id } = signatureKey(pair, d);
   const what = d.kind === 'observable' ? 'diverge observably' : d.kind === 'latent' ? 'end in different internal state'
-    : d.kind === 'hang' ? 'diverge: a model hangs' : `diverge: ${d.kind === 'left-throws' ? names.left : names.right} throws`;
+    : d.kind === 'hang' ? 'diverge: a model hangs' : d.kind === 'crash' ? 'kill the lane thread that runs them'
+    : `diverge: ${d.kind === 'left-throws' ? names.left : names.right} throws`;
   const detail = d.kind === 'observable' || d.kind === 'latent'
     ? [...new Map(d.fields.map((f) => [abstractField(f), fieldWords(f, names)])).values()].sort()
     : bodyOf(d);

@@ -182,6 +182,12 @@ export function explainBucket(runDir: string, b: ReportBucket, reg: Registry, si
     return ex;
   }
 
+  // A crash input killed a lane's thread: run here, it would end this process.
+  if (stored?.kind === 'crash') {
+    notes.push('not re-run: this input killed the lane thread that ran it (it would end this process too); reproduce it with `svmfuzz trace`, which then exits the same way.');
+    showStored(ex, stream, stored);
+    return ex;
+  }
   // Only up to the stored first difference (a raw sample goes on after it): what follows
   // explains nothing, and a user's model may do anything there (exit, hang) in this thread.
   const cut = stored && stored.kind !== 'latent' ? Math.min(stream.events.length, stored.step + 1) : stream.events.length;

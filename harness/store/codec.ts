@@ -21,7 +21,7 @@ export class EntryError extends Error {
 }
 
 /** A Record over the kind union, so a new DivergenceKind fails to compile until listed. */
-const DIVERGENCE_KINDS: Record<DivergenceKind, true> = { observable: true, latent: true, 'left-throws': true, 'right-throws': true, hang: true };
+const DIVERGENCE_KINDS: Record<DivergenceKind, true> = { observable: true, latent: true, 'left-throws': true, 'right-throws': true, hang: true, crash: true };
 
 /**
  * Drops `undefined` members (e.g. an absent `error`): msgpackr writes undefined as an
