@@ -5,5 +5,6 @@ export default defineConfig({
     include: ['models/**/*.test.ts', 'harness/**/*.test.ts', 'corpus/**/*.test.ts'],
     exclude: ['node_modules', 'dist'],
     testTimeout: 60_000,
+    globalSetup: ['harness/testing/global-setup.ts'],
   },
 });

@@ -524,8 +524,10 @@ async function cmdCompare(io: Io, a: string, b: string, opts: CompareOpts): Prom
   const stop: StopControl = { requested: false };
   const signals = onStopSignals(io, stop, 'finishing the current round, then writing compare.json');
   try {
+    // The pair these versions form, if defined: the same bucket ids as `fuzz --pair`.
+    const pair = [...reg.pairs.values()].find((p) => p.left === left.id && p.right === right.id);
     const report = await compareVersions({
-      left, right, corpus: opts.corpus.length ? opts.corpus : ['corpus'], modelFiles: opts.models ?? [], seed, runs, durationMs,
+      left, right, pair: pair ? { id: pair.id, config: pair.config } : undefined, corpus: opts.corpus.length ? opts.corpus : ['corpus'], modelFiles: opts.models ?? [], seed, runs, durationMs,
       workers: opts.workers === undefined ? defaultWorkers() : parseCount('--workers', opts.workers, 1, MAX_WORKERS), out,
       hangMs: parseHangTimeout(opts.hangTimeout), log, status: log, stop,
     });

@@ -5,7 +5,7 @@
 // (a possible regression). The report leads with causes; buckets are their symptoms.
 
 import { join } from 'node:path';
-import { defaultConfig } from '../../models/svm/config.js';
+import { defaultConfig, type SvmConfig } from '../../models/svm/config.js';
 import { makeModel } from '../../models/svm/model.js';
 import type { Version } from '../../models/svm/versions.js';
 import { readEntryFile } from '../store/codec.js';
@@ -27,6 +27,11 @@ export type CompareOptions = Pick<CampaignOptions, 'modelFiles' | 'seed' | 'runs
   right: Version;
   /** Regression corpus paths replayed first. */
   corpus: string[];
+  /**
+   * The pair these two versions form, if one is defined: its id labels the buckets (so a
+   * divergence has the same id in `fuzz --pair P` and in `compare`) and its config is used.
+   */
+  pair?: { id: string; config: Partial<SvmConfig> };
 };
 
 /** A bucket (symptom) of the comparison: the campaign's identity fields, its cause and verdict. */
@@ -61,7 +66,7 @@ export { applyPatches, attribute };
 
 export async function compareVersions(o: CompareOptions): Promise<CompareReport> {
   const { left, right } = o;
-  const label = `${left.id}..${right.id}`;
+  const label = o.pair?.id ?? `${left.id}..${right.id}`;
   const { added, removed, all: diff } = patchDiff(left, right);
   const rightIds = new Set(right.patches.map((p) => p.id));
   o.log(`COMPARE ${left.id} [${left.patches.map((p) => p.id).join(' ')}] vs ${right.id} [${[...rightIds].join(' ')}]: ${diff.length ? diff.map((id) => (rightIds.has(id) ? `+${id}` : `-${id}`)).join(' ') : 'no patch differs (their bases may)'}`);
@@ -106,7 +111,7 @@ export async function compareVersions(o: CompareOptions): Promise<CompareReport>
   let summary: CampaignSummary | null = null;
   if (o.runs !== 0 && (o.runs !== null || o.durationMs !== null)) {
     summary = await runCampaign({
-      selection: { label, left, right, config: defaultConfig() }, modelFiles: o.modelFiles, seed: o.seed, runs: o.runs,
+      selection: { label, left, right, config: defaultConfig(o.pair?.config ?? {}) }, modelFiles: o.modelFiles, seed: o.seed, runs: o.runs,
       durationMs: o.durationMs, workers: o.workers, out: o.out, maxLen: 24, samplesPerBucket: 4, corpusCap: 2000,
       hangMs: o.hangMs, minimize: true, resume: false, laneHeapMb: 2048, log: o.log, status: o.status, stop: o.stop,
       corpus: o.corpus,

@@ -87,7 +87,13 @@ export function saturation(buckets: readonly ReportBucket[], stats: readonly Sta
 
   let verdict: SaturationVerdict;
   let headline: string;
-  if (gap >= SATURATED_FRACTION) {
+  // Coverage that still grew in the last quarter of the run (when stats tell) means the
+  // fuzzer is still reaching new states: no "saturated" then, however quiet the buckets.
+  const coverageGrowing = sinceLastCoverageMs !== null && end !== null && end > 0 && stats.length > 1 && sinceLastCoverageMs / end < SATURATED_FRACTION;
+  if (gap >= SATURATED_FRACTION && coverageGrowing) {
+    verdict = 'slowing';
+    headline = `Not saturated yet: no new bucket in the last ${pct(gap)} of the run, but coverage still grew ${durationWords(sinceLastCoverageMs!)} before its end; a longer run may find more.`;
+  } else if (gap >= SATURATED_FRACTION) {
     verdict = 'saturated';
     headline = `Saturated: no new bucket in the last ${pct(gap)} of the run (${byExecs ? `${n(total - last)} executions` : durationWords(total - last)}).`;
   } else if (quarters[3]! * 4 < quarters[0]!) {

@@ -43,8 +43,9 @@ function sameValue(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
+/** The config line: only the knobs away from their defaults (a knob left out reads as its default). */
 export function formatConfig(config: SvmConfig): string {
-  return ['config', ...KNOB_NAMES.map((n) => `${n}=${formatValue(KNOBS[n], config[n])}`)].join(' ');
+  return ['config', ...KNOB_NAMES.filter((n) => config[n] !== KNOBS[n].default).map((n) => `${n}=${formatValue(KNOBS[n], config[n])}`)].join(' ');
 }
 
 /** One event as text: its kind and the fields that differ from their defaults. */
