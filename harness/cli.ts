@@ -20,7 +20,7 @@ import { OBSERVATION_FIELDS } from '../models/svm/observe.js';
 import { parseStream, printStream, formatConfig, formatEvent, StreamParseError, safeText, type Stream } from './text/text.js';
 import { runPair, runSingle } from './engine/execute.js';
 import { readEntryFile, writeEntryFile, EntryError } from './store/codec.js';
-import { writeFileAtomic, LockedError, fileInside, UnsafeNameError } from './store/fsutil.js';
+import { writeFileAtomic, LockedError, fileInside, UnsafeNameError, readInputFile, InputFileError } from './store/fsutil.js';
 import { formatEntry } from './text/print.js';
 import { minimizeEntry, defaultWorkers, ResumeError, type StopControl } from './campaign/campaign.js';
 import { runCampaign } from './campaign/supervisor.js';
@@ -100,8 +100,9 @@ function readStreamFile(file: string): Stream & { entry?: CorpusEntry } {
   }
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readInputFile(file).toString('utf8');
   } catch (err) {
+    if (err instanceof InputFileError) throw new InputError(err.message);
     throw new InputError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   return parseStream(text, file);
@@ -161,15 +162,17 @@ async function cmdTrace(io: Io, file: string, opts: TraceOpts): Promise<number> 
     ? { ...reg.select({ versions: `${stream.entry.left.id},${stream.entry.right.id}` }), label: stream.entry.pair }
     : reg.select(opts);
   if (!sel.right) {
-    const run = runSingle(sel.left, stream);
+    const run = runSingle(sel.left, stream, TRACE_TIMEOUT_MS);
+    const ran = { ...stream, events: stream.events.slice(0, run.observations.length) };
     if (opts.json) {
       io.out(JSON.stringify({
         config: stream.config,
-        steps: stream.events.map((e, i) => ({ step: i, event: formatEvent(e), observation: run.observations[i] })),
-        latent: run.latent,
+        steps: ran.events.map((e, i) => ({ step: i, event: formatEvent(e), observation: run.observations[i] })),
+        latent: run.latent, stop: run.stop,
       }, null, 2));
     } else {
-      io.out(`${formatConfig(stream.config)}\n${formatSingleTrace(stream, run.observations, sel.left.id)}`);
+      const end = run.stop ? `\n!! #${run.stop.step} ${formatEvent(stream.events[run.stop.step]!)}\n      ${sel.left.id}: ${run.stop.kind === 'hang' ? run.stop.message : `throws: ${safeText(run.stop.message)}`}` : '';
+      io.out(`${formatConfig(stream.config)}\n${formatSingleTrace(ran, run.observations, sel.left.id)}${end}`);
     }
     return EXIT.OK;
   }

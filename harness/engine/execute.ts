@@ -122,11 +122,25 @@ function runPairSteps(left: Version, right: Version, stream: Stream, steps: Pair
 }
 
 /** Runs one version (trace --version). */
-export function runSingle(version: Version, stream: Stream): { observations: Observation[]; latent: Observation } {
+/**
+ * One version alone, step by step. A model that throws or does not return within
+ * `timeoutMs` ends the run at that step (`stop`); the observations before it are kept.
+ */
+export function runSingle(version: Version, stream: Stream, timeoutMs = 10_000): {
+  observations: Observation[]; latent: Observation; stop: { step: number; kind: 'throws' | 'hang'; message: string } | null;
+} {
   const m = makeModel(version);
   const v = createState(stream.config);
-  const observations = stream.events.map((e) => step(m, v, e));
-  return { observations, latent: latent(v) };
+  const observations: Observation[] = [];
+  let stop: { step: number; kind: 'throws' | 'hang'; message: string } | null = null;
+  try {
+    runWithTimeout(() => { for (const e of stream.events) observations.push(step(m, v, e)); }, timeoutMs);
+  } catch (err) {
+    stop = err instanceof HangError
+      ? { step: observations.length, kind: 'hang', message: `the model does not return (no result within ${timeoutMs} ms)` }
+      : { step: observations.length, kind: 'throws', message: err instanceof Error ? err.message : String(err) };
+  }
+  return { observations, latent: latent(v), stop };
 }
 
 /** The outcome of one fuzz execution: the first divergence and the transitions seen. */

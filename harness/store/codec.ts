@@ -2,14 +2,13 @@
 // decoder), and a decoder that validates every field against the alphabet and knob
 // tables so a stale or damaged file is rejected with its name, never half-run.
 
-import * as fs from 'node:fs';
 import { Packr } from 'msgpackr';
 import { checkEvent, type SvmEvent } from '../../models/svm/events.js';
 import { checkKnob, defaultConfig, type SvmConfig } from '../../models/svm/config.js';
 import { ENTRY_SCHEMA, ALPHABET_VERSION, type CorpusEntry, type VersionRef, type Origin, type Expected, type EntryDivergence, type EntryCause } from './entry.js';
 import type { DivergenceKind, FieldDiff } from '../engine/execute.js';
 import type { Observation } from '../../models/svm/observe.js';
-import { writeFileAtomic } from './fsutil.js';
+import { writeFileAtomic, readInputFile, InputFileError } from './fsutil.js';
 
 // useRecords:false: msgpackr's record extension would make files unreadable elsewhere.
 const packr = new Packr({ useRecords: false });
@@ -182,9 +181,10 @@ export function decodeEntry(bytes: Uint8Array, file: string): CorpusEntry {
 export function readEntryFile(file: string): CorpusEntry {
   let bytes: Uint8Array;
   try {
-    bytes = fs.readFileSync(file);
+    bytes = readInputFile(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
+    if (err instanceof InputFileError) throw new EntryError(file, err.message.slice(file.length + 2));
     throw new EntryError(file, `cannot read: ${e.code ?? e.message}`);
   }
   return decodeEntry(bytes, file);

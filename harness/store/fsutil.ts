@@ -147,3 +147,19 @@ export function fileInside(dir: string, name: string): string {
 }
 
 export class UnsafeNameError extends Error {}
+
+/** Inputs larger than this are refused: an entry or stream is kilobytes; a huge one is a mistake (or /dev/zero). */
+export const MAX_INPUT_BYTES = 64 * 2 ** 20;
+
+/**
+ * Reads an input file the user named: a regular file of at most MAX_INPUT_BYTES. A FIFO,
+ * a device or a directory would block, never end, or fail oddly: refused with the reason.
+ */
+export function readInputFile(file: string): Buffer {
+  const st = fs.statSync(file);
+  if (!st.isFile()) throw new InputFileError(`${file}: not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a file'})`);
+  if (st.size > MAX_INPUT_BYTES) throw new InputFileError(`${file}: ${st.size} bytes, more than the ${MAX_INPUT_BYTES / 2 ** 20} MB an input may have`);
+  return fs.readFileSync(file);
+}
+
+export class InputFileError extends Error {}

@@ -3,7 +3,7 @@
 // command line) and says pass, or fail with the reason. Unreadable entries are reported
 // and the others still run.
 
-import { readdirSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Registry } from '../../models/registry.js';
 import type { Version } from '../../models/svm/versions.js';
@@ -33,9 +33,25 @@ export interface ReplayResult {
 export function entryFiles(paths: readonly string[]): { files: string[]; missing: string[] } {
   const files: string[] = [];
   const missing: string[] = [];
+  // Symlinks are followed once: a link loop or a directory reached twice is walked once,
+  // and a dangling link is reported as unreadable (readEntryFile says why) rather than
+  // aborting the walk.
+  const seen = new Set<string>();
   const walk = (p: string): void => {
-    const st = statSync(p);
-    if (st.isDirectory()) for (const f of readdirSync(p).sort()) walk(join(p, f));
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      if (p.endsWith('.msgpack')) files.push(p);
+      return;
+    }
+    if (st.isDirectory()) {
+      let real: string;
+      try { real = realpathSync(p); } catch { return; }
+      if (seen.has(real)) return;
+      seen.add(real);
+      for (const f of readdirSync(p).sort()) walk(join(p, f));
+    }
     // A run directory's corpus.msgpack is the campaign's input corpus, not an entry.
     else if (p.endsWith('.msgpack') && !/\/\.[^/]*$/.test(p) && !(basename(p) === 'corpus.msgpack' && existsSync(join(dirname(p), 'campaign.json')))) files.push(p);
   };

@@ -15,7 +15,7 @@ export function run(...args: string[]): { code: number | null; out: string; err:
 
 /** The same, from another working directory. */
 export function runIn(cwd: string, ...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd });
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd, maxBuffer: 256 * 2 ** 20 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

@@ -42,7 +42,9 @@ function formatEntryRaw(e: CorpusEntry, file: string): string {
   if (e.expected.outcome === 'equal') lines.push('expected:  equal');
   else lines.push('expected:  diverges', `signature: ${e.expected.signatureId}  ${e.expected.signature}`);
   if (e.cause) lines.push(`cause:     ${e.cause.id}  ${e.cause.function}${e.cause.patches.length ? ` [${e.cause.patches.join('+')}]` : ''} (${e.cause.kind})`);
-  lines.push('', `stream (${e.events.length} events):`, ...printStream(e).trimEnd().split('\n').map((l) => `  ${l}`));
+  lines.push('', `stream (${e.events.length} events):`);
+  // Not a spread: a 200k-event entry would exceed the argument limit.
+  for (const l of printStream(e).trimEnd().split('\n')) lines.push(`  ${l}`);
 
   const d = e.divergence;
   if (d) {
