@@ -5,7 +5,7 @@
 // and a full disk.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, root, run, tmp as tmpDir } from '../testing/cli.js';
@@ -72,6 +72,36 @@ describe('signals', () => {
     expect(r.stdout.trim()).toBe('INFO: seed: 2');
     expect(json(join(out, 'summary.json')).execs).toBe(6000);
   }, 60_000);
+});
+
+describe('kill -9 at spread-out moments, then --resume', () => {
+  // SVMFUZZ_KILL_TRIALS=50 npm test -- faults  runs the long form (figures in the README).
+  const trials = Number(process.env.SVMFUZZ_KILL_TRIALS ?? 3);
+  it(`${trials} trials: no bucket lost, no file unreadable`, async () => {
+    let lost = 0;
+    let unreadable = 0;
+    let buckets = 0;
+    for (let t = 0; t < trials; t++) {
+      const out = tmp();
+      const a = start(['fuzz', '--pair', 'all', '--workers', '2', '--seed', String(100 + t), '--duration', '60s', '--out', out]);
+      await sleep(400 + ((t * 733) % 3000));
+      a.child.kill('SIGKILL');
+      await a.exit;
+      const store = join(out, 'all');
+      const before = existsSync(store) ? readdirSync(store).filter((d) => existsSync(join(store, d, 'samples', '0000.msgpack'))) : [];
+      buckets += before.length;
+      const rep = run('replay', out);
+      unreadable += (rep.out.match(/^ERROR /gm) ?? []).length;
+      const r = run('fuzz', '--pair', 'all', '--workers', '2', '--resume', '--runs', '1', '--out', out, '--no-minimize');
+      if (before.length === 0 && !existsSync(join(out, 'campaign.json'))) continue; // killed before anything was written
+      expect(r.code, r.err).toBe(0);
+      const after = new Set(json(join(out, 'summary.json')).buckets.map((b: { id: string }) => b.id));
+      lost += before.filter((id) => !after.has(id)).length;
+    }
+    console.log(`kill -9 trials: ${trials}, buckets on disk at the kill: ${buckets}, lost after --resume: ${lost}, unreadable files: ${unreadable}`);
+    expect(lost).toBe(0);
+    expect(unreadable).toBe(0);
+  }, 600_000);
 });
 
 describe('budgets', () => {
@@ -144,6 +174,19 @@ describe('a model that kills the supervisor thread', () => {
       expect(existsSync(join(out, '.lock'))).toBe(false);
     }, 120_000);
   }
+});
+
+describe('compare with a corpus entry that makes a model exit', () => {
+  it('the corpus replay thread dies, the comparison goes on and writes compare.json (exit 0)', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 's.txt'), 'config\nrun\nvmrun inject=nmi\ndelivery_fault cause=shutdown\n');
+    expect(run('promote', join(dir, 's.txt'), '--versions', 'v6.14,v6.14', '--corpus', join(dir, 'corpus'), '--name', 'killer').code).toBe(0);
+    const r = run('compare', 'v6.14', 'v6.14-exit', '--models', join(root, 'models/examples/fault-models.js'), '--corpus', join(dir, 'corpus'),
+      '--runs', '2000', '--workers', '1', '--seed', '1', '--out', join(dir, 'out'));
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^CORPUS_LOST the corpus replay thread died \(exit code 42\)/m);
+    expect(existsSync(join(dir, 'out', 'compare.json'))).toBe(true);
+  }, 60_000);
 });
 
 describe('bad output paths and a full disk', () => {

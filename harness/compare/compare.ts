@@ -6,6 +6,9 @@
 
 import { join } from 'node:path';
 import { defaultConfig, type SvmConfig } from '../../models/svm/config.js';
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { loadRegistry } from '../../models/registry.js';
 import { makeModel } from '../../models/svm/model.js';
 import type { Version } from '../../models/svm/versions.js';
 import { readEntryFile } from '../store/codec.js';
@@ -71,40 +74,13 @@ export async function compareVersions(o: CompareOptions): Promise<CompareReport>
   const rightIds = new Set(right.patches.map((p) => p.id));
   o.log(`COMPARE ${left.id} [${left.patches.map((p) => p.id).join(' ')}] vs ${right.id} [${[...rightIds].join(' ')}]: ${diff.length ? diff.map((id) => (rightIds.has(id) ? `+${id}` : `-${id}`)).join(' ') : 'no patch differs (their bases may)'}`);
 
-  // 1. The regression corpus on the two versions: each diverging entry is triaged too.
-  const triage = new Triage({ label, left, right, hangMs: o.hangMs });
-  const corpusBuckets = new Map<string, { bucket: ComparedBucket; cause: Cause; entry: CorpusEntry }>();
-  const { files } = entryFiles(o.corpus);
-  const unreadable: string[] = [];
-  let diverging = 0;
-  const ml = makeModel(left);
-  const mr = makeModel(right);
-  for (const file of files) {
-    let entry: CorpusEntry;
-    try {
-      entry = readEntryFile(file);
-    } catch (err) {
-      unreadable.push((err as Error).message);
-      continue;
-    }
-    const stream = { config: entry.config, events: entry.events };
-    const ex = executeGuarded(ml, mr, stream, o.hangMs);
-    if (!ex.divergence) continue;
-    diverging++;
-    const sig = signatureOf(label, ex.divergence, { left: left.id, right: right.id });
-    const prior = corpusBuckets.get(sig.id);
-    if (prior) { prior.bucket.count++; continue; }
-    const cause = triage.of(stream, ex.divergence);
-    corpusBuckets.set(sig.id, {
-      cause, entry: makeEntry({ pair: label, left, right }, stream, entry.origin, ex, sig),
-      bucket: {
-        id: sig.id, signature: sig.text, words: sig.words, kind: ex.divergence.kind, event: ex.divergence.event, count: 1, source: 'corpus',
-        reproducer: { dir: null, file, length: stream.events.length, text: printStream(stream) },
-        cause: cause.id, responsible: cause.patches, verdict: cause.verdict, outOfScope: cause.outOfScope,
-      },
-    });
-  }
-  o.log(`CORPUS ${files.length} entries replayed, ${diverging} diverge, ${unreadable.length} unreadable`);
+  // 1. The regression corpus on the two versions, each diverging entry triaged too, in a
+  // thread of its own: a corpus entry that makes a model exit or exhaust memory ends that
+  // thread, not the comparison.
+  const replayed = await replayCorpusIsolated({ label, left: left.id, right: right.id, modelFiles: o.modelFiles, corpus: o.corpus, hangMs: o.hangMs }, o.log);
+  const corpusBuckets = new Map(replayed.buckets.map((b) => [b.bucket.id, b]));
+  const { files, unreadable, diverging } = replayed;
+  o.log(`CORPUS ${files} entries replayed, ${diverging} diverge, ${unreadable.length} unreadable`);
   for (const u of unreadable) o.log(`CORPUS_UNREADABLE ${u}`);
 
   // 2. Fuzz the two versions: the campaign triages every symptom to its cause.
@@ -166,7 +142,7 @@ export async function compareVersions(o: CompareOptions): Promise<CompareReport>
     left: { id: left.id, patches: left.patches.map((p) => p.id) },
     right: { id: right.id, patches: [...rightIds] },
     patches: { added, removed },
-    corpus: { entries: files.length, diverging, unreadable },
+    corpus: { entries: files, diverging, unreadable },
     fuzz: { execs: summary?.execs ?? 0, durationMs: summary?.durationMs ?? 0, seed: o.seed, workers: o.workers, buckets: summary?.buckets.length ?? 0 },
     causes: sorted,
     buckets,
@@ -196,4 +172,84 @@ export function formatCompare(r: CompareReport): string {
   out.push(`COLLATERAL (outside every responsible patch's declared scope: possible regressions): ${collateral.length ? `${collateral.length} cause(s)` : 'none'}`);
   for (const c of collateral) block(c);
   return out.join('\n');
+}
+
+
+/** What the corpus replay of a comparison finds (plain data: it crosses from its thread). */
+export interface CorpusReplay {
+  files: number;
+  diverging: number;
+  unreadable: string[];
+  buckets: { bucket: ComparedBucket; cause: Cause; entry: CorpusEntry }[];
+}
+
+export interface CorpusReplayJob {
+  label: string;
+  left: string;
+  right: string;
+  modelFiles: string[];
+  corpus: string[];
+  hangMs: number;
+}
+
+/** Replays the regression corpus on the two versions (in this thread) and triages what diverges. */
+export async function replayCorpus(job: CorpusReplayJob): Promise<CorpusReplay> {
+  const reg = await loadRegistry(job.modelFiles);
+  const left = reg.version(job.left);
+  const right = reg.version(job.right);
+  const label = job.label;
+  const triage = new Triage({ label, left, right, hangMs: job.hangMs });
+  const buckets = new Map<string, { bucket: ComparedBucket; cause: Cause; entry: CorpusEntry }>();
+  const { files } = entryFiles(job.corpus);
+  const unreadable: string[] = [];
+  let diverging = 0;
+  const ml = makeModel(left);
+  const mr = makeModel(right);
+  for (const file of files) {
+    let entry: CorpusEntry;
+    try {
+      entry = readEntryFile(file);
+    } catch (err) {
+      unreadable.push((err as Error).message);
+      continue;
+    }
+    const stream = { config: entry.config, events: entry.events };
+    const ex = executeGuarded(ml, mr, stream, job.hangMs);
+    if (!ex.divergence) continue;
+    diverging++;
+    const sig = signatureOf(label, ex.divergence, { left: left.id, right: right.id });
+    const prior = buckets.get(sig.id);
+    if (prior) { prior.bucket.count++; continue; }
+    const cause = triage.of(stream, ex.divergence);
+    buckets.set(sig.id, {
+      cause, entry: makeEntry({ pair: label, left, right }, stream, entry.origin, ex, sig),
+      bucket: {
+        id: sig.id, signature: sig.text, words: sig.words, kind: ex.divergence.kind, event: ex.divergence.event, count: 1, source: 'corpus',
+        reproducer: { dir: null, file, length: stream.events.length, text: printStream(stream) },
+        cause: cause.id, responsible: cause.patches, verdict: cause.verdict, outOfScope: cause.outOfScope,
+      },
+    });
+  }
+  return { files: files.length, diverging, unreadable, buckets: [...buckets.values()] };
+}
+
+const CORPUS_WORKER = fileURLToPath(new URL('./corpus-worker.js', import.meta.url));
+
+/** replayCorpus in a worker thread; if the thread dies, the comparison goes on without the corpus. */
+function replayCorpusIsolated(job: CorpusReplayJob, log: (l: string) => void): Promise<CorpusReplay> {
+  return new Promise((resolve) => {
+    const w = new Worker(CORPUS_WORKER, { workerData: job });
+    let done = false;
+    const finish = (r: CorpusReplay): void => { if (!done) { done = true; resolve(r); } };
+    const lost = (why: string): void => {
+      log(`CORPUS_LOST the corpus replay thread died (${why}): a corpus entry makes a model exit or exhaust memory; the comparison goes on without the corpus`);
+      finish({ files: 0, diverging: 0, unreadable: [], buckets: [] });
+    };
+    w.on('message', (m: { ok: true; result: CorpusReplay } | { ok: false; message: string }) => {
+      if (m.ok) finish(m.result);
+      else lost(m.message);
+    });
+    w.on('error', (err) => lost((err as Error).message));
+    w.on('exit', (code) => lost(`exit code ${code}`));
+  });
 }
