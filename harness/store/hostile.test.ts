@@ -111,3 +111,37 @@ describe('hostile names never steer a write', () => {
     expect(readdirSync(join(sb.dir, 'crashes'))).toHaveLength(1);
   }, 60_000);
 });
+
+describe('malformed entries never crash a command (exit 3)', () => {
+  // Each is a real entry with one field broken; every command that reads entries must
+  // refuse it with exit 2 (or, for a well-formed but odd one, handle it), never exit 3.
+  const breakages: [string, (e: Record<string, any>) => void][] = [
+    ['divergence.step beyond the events', (e) => { e.divergence.step = 10_000; }],
+    ['negative step', (e) => { e.divergence.step = -1; }],
+    ['NaN seed', (e) => { e.origin.seed = NaN; }],
+    ['events not a list', (e) => { e.events = { 0: e.events[0] }; }],
+    ['an event with a field of the wrong type', (e) => { e.events[0] = { ...e.events[0], kind: 42 }; }],
+    ['config knob of the wrong type', (e) => { e.config = { ...e.config, vnmi: 'yes' }; }],
+    ['left without patches', (e) => { delete e.left.patches; }],
+    ['pair not a string', (e) => { e.pair = ['all']; }],
+    ['divergence fields with objects', (e) => { e.divergence.fields = [{ path: 'x', left: { a: 1 }, right: 1 }]; }],
+    ['lineage with numbers', (e) => { e.origin.lineage = [1, 2]; }],
+    ['expected.signature not a string', (e) => { e.expected.signature = 5; }],
+    ['schema from the future', (e) => { e.schema = 99; }],
+    ['a huge integer field', (e) => { e.events[0] = { ...e.events[0], kind: 'vmrun', int_state: 2 ** 60 }; }],
+    ['prototype pollution attempt', (e) => { e.__proto__ = { polluted: true }; e.constructor = { prototype: { polluted: true } }; }],
+  ];
+
+  it(`${breakages.length} broken entries x print, trace, replay, minimize, promote: exit 2 or a clean result, never 3`, () => {
+    const sb = sandbox();
+    for (const [name, edit] of breakages) {
+      const file = crafted(sb.dir, `${name.replace(/\W+/g, '-')}.msgpack`, edit);
+      for (const args of [['print', file], ['trace', file], ['replay', file], ['minimize', file], ['promote', file, '--corpus', join(sb.dir, 'corpus')]]) {
+        const r = runIn(sb.dir, ...args);
+        expect([0, 1, 2], `${name}: ${args[0]} exited ${r.code}: ${r.err.slice(0, 300)}`).toContain(r.code);
+        expect(r.err, `${name}: ${args[0]}`).not.toMatch(/internal error/);
+      }
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  }, 120_000);
+});
