@@ -22,7 +22,7 @@ import { runPair, runSingle } from './engine/execute.js';
 import { readEntryFile, writeEntryFile, EntryError } from './store/codec.js';
 import { writeFileAtomic, LockedError, fileInside, UnsafeNameError, readInputFile, InputFileError } from './store/fsutil.js';
 import { formatEntry } from './text/print.js';
-import { minimizeEntry, defaultWorkers, ResumeError, type StopControl } from './campaign/campaign.js';
+import { minimizeEntry, defaultWorkers, ResumeError, type StopControl, type BucketSummary } from './campaign/campaign.js';
 import { runCampaign } from './campaign/supervisor.js';
 import { CrashStore, CAUSES_DIR, segment } from './store/crashes.js';
 import type { CauseSummary } from './triage/causes.js';
@@ -224,8 +224,15 @@ function parseHangTimeout(text: string): number {
  * The terminal summary of a campaign: one block per cause (new ones first), short enough
  * for one screen after a night: the cause, its verdict, how many symptoms, its reproducer.
  */
-export function formatCauses(summary: { causes: CauseSummary[]; left: { id: string }; right: { id: string } }, out: string): string {
-  if (!summary.causes.length) return '  no divergence: the two versions behaved the same on every stream';
+export function formatCauses(summary: { causes: CauseSummary[]; buckets?: Pick<BucketSummary, 'kind' | 'cause' | 'dir'>[]; left: { id: string }; right: { id: string } }, out: string): string {
+  // Buckets with no cause: inputs that killed a lane (crash), and any not triaged yet.
+  const untriaged = (summary.buckets ?? []).filter((b) => b.cause === null);
+  const crashes = untriaged.filter((b) => b.kind === 'crash');
+  const rest = untriaged.length - crashes.length;
+  const tail: string[] = [];
+  if (crashes.length) tail.push(`  CRASH ${crashes.length} bucket(s) of inputs that killed a lane thread (a model exited or exhausted memory): ${crashes.map((b) => b.dir).join(', ')}`);
+  if (rest) tail.push(`  ${rest} bucket(s) not triaged to a cause (--no-triage, a stop before their triage, or a triage that killed the supervisor thread): ${join(out, 'summary.json')}`);
+  if (!summary.causes.length) return [tail.length ? '  no cause: no divergence was triaged' : '  no divergence: the two versions behaved the same on every stream', ...tail].join('\n');
   const lines: string[] = [];
   const shown = summary.causes.slice(0, 12);
   for (const c of shown) {
@@ -236,6 +243,7 @@ export function formatCauses(summary: { causes: CauseSummary[]; left: { id: stri
   }
   if (summary.causes.length > shown.length) lines.push(`  ... and ${summary.causes.length - shown.length} more cause(s) in ${join(out, 'summary.json')}`);
   lines.push(`  symptoms (buckets) per cause: ${join(out, 'summary.json')}; reproducers: ${join(out, '<pair>', 'causes', '<id>', 'min.txt')}`);
+  lines.push(...tail);
   return lines.join('\n');
 }
 

@@ -305,7 +305,7 @@ class Campaign {
     return {
       lane, epoch, seed: o.seed, pair: this.sel.label, left: this.sel.left.id, right: this.sel.right.id,
       modelFiles: o.modelFiles, config: this.sel.config, maxLen: o.maxLen, samplesPerBucket: o.samplesPerBucket,
-      corpusCap: o.corpusCap, hangMs: o.hangMs, iteration: this.laneIterations[lane]!, corpus: this.corpus, knownSamples,
+      corpusCap: o.corpusCap, hangMs: o.hangMs, iteration: this.laneIterations[lane]!, corpus: [...this.corpus], knownSamples,
     };
   }
 

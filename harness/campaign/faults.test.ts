@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, root, run, tmp as tmpDir } from '../testing/cli.js';
+import { writeKillerModel } from '../testing/killer-model.js';
 
 const tmp = () => tmpDir('svmfuzz-faults-');
 const json = (f: string) => JSON.parse(readFileSync(f, 'utf8'));
@@ -126,38 +127,33 @@ describe('a model that kills a lane thread', () => {
       '--duration', '8s', '--out', out);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^LANE_KILLER seed 1 lane 0 iteration \d+: its input is stored as a finding/m);
+    // Every killer is regenerated (the replay draws the same inputs as the lane did: the
+    // lane's init is a snapshot, not the supervisor's corpus as it grows afterwards).
+    const killers = r.out.split('\n').filter((l) => l.startsWith('LANE_KILLER'));
+    expect(killers.length).toBeGreaterThan(1);
+    expect(killers.filter((l) => !/its input is stored as a finding/.test(l))).toEqual([]);
     const s = json(join(out, 'summary.json'));
     const crash = s.buckets.find((b: { kind: string }) => b.kind === 'crash');
     expect(crash.signature).toBe('lane-killer|crash|(stream)|worker exited with code: N');
+    // The terminal summary names the crash bucket (it has no cause: it is not a divergence).
+    expect(r.out).toContain(`CRASH 1 bucket(s) of inputs that killed a lane thread (a model exited or exhausted memory): ${crash.dir}`);
+    expect(r.out).not.toMatch(/behaved the same on every stream/);
     // The lane keeps running between deaths (it skips the inputs that killed it).
     expect(s.execs).toBeGreaterThan(500);
     // Traced in this process, the stored input kills it the same way (exit 42).
-    const t = run('trace', join(crash.dir, 'samples', '0000.msgpack'), '--models', join(root, 'models/examples/fault-models.js'));
-    expect(t.code).toBe(42);
+    const samples = readdirSync(join(crash.dir, 'samples')).filter((f) => f.endsWith('.msgpack'));
+    expect(samples.length).toBeGreaterThan(1);
+    for (const f of samples) {
+      const t = run('trace', join(crash.dir, 'samples', f), '--models', join(root, 'models/examples/fault-models.js'));
+      expect(t.code, f).toBe(42);
+    }
   }, 60_000);
 });
 
 describe('a model that kills the supervisor thread', () => {
   // Dies only where the supervisor runs it (triage, minimization): the lanes keep finding
   // its divergences, and minimizing one kills the thread.
-  const model = (dir: string, how: 'exit' | 'oom') => {
-    const f = join(dir, `supervisor-killer-${how}.mjs`);
-    writeFileSync(f, [
-      "import { workerData } from 'node:worker_threads';",
-      "import { definePatch, defineVersion, BUILTIN_VERSIONS, BASE_OPS } from 'svmfuzz/models';",
-      "const inSupervisor = () => workerData && typeof workerData === 'object' && 'selection' in workerData && 'jobBuffer' in workerData;",
-      "const hog = [];",
-      "const kill = definePatch({ id: 'kill', subject: 'dies in the supervisor', upstream: '-', scope: [], replaces: {",
-      "  svm_inject_nmi(k, v) {",
-      `    if (inSupervisor() && v.stat.nmi_injections > 0) { ${how === 'exit' ? 'process.exit(43);' : 'for (;;) hog.push(new Array(1e6).fill(1));'} }`,
-      "    v.stat.nmi_injections += 2;",
-      "    return BASE_OPS.svm_inject_nmi(k, v);",
-      "  } } });",
-      "const v614 = BUILTIN_VERSIONS.find((v) => v.id === 'v6.14');",
-      "export const versions = [defineVersion({ id: 'killer', description: '', patches: [...v614.patches, kill] })];",
-    ].join('\n'));
-    return f;
-  };
+  const model = (dir: string, how: 'exit' | 'oom') => writeKillerModel(dir, { id: 'killer', where: 'supervisor', how, code: 43 });
 
   for (const how of ['exit', 'oom'] as const) {
     it(`${how}: the campaign finishes its budget, says what it skipped, and writes its summary`, () => {

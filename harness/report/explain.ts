@@ -71,6 +71,20 @@ export const KEY_LATENT_FIELDS: readonly string[] = [
   'vmcb01.intercepts', 'vmcb01.int_ctl', 'vmcb01.int_state', 'vmcb02.int_state',
 ];
 
+/** The work of the report's re-run thread (explain-worker.ts). */
+export interface ExplainJob {
+  runDir: string;
+  buckets: ReportBucket[];
+  modelFiles: string[];
+  sides: { left: string; right: string };
+}
+
+export type ExplainMessage =
+  | { type: 'start'; id: string }
+  | { type: 'done'; id: string; explanation: Explanation }
+  | { type: 'end' }
+  | { type: 'failed'; message: string };
+
 /** Budget of a re-run: a reproducer runs in microseconds; a hang is cut short. */
 const RERUN_MS = 2000;
 const HANG_RERUN_MS = 250;
@@ -158,7 +172,11 @@ function versionFor(reg: Registry, id: string, patches: string[] | null): Versio
   return v;
 }
 
-export function explainBucket(runDir: string, b: ReportBucket, reg: Registry, sides: { left: string; right: string }): Explanation {
+/**
+ * The explanation of one bucket. With `storedOnly` (the reason), nothing is re-run: the
+ * report's re-run thread died on this reproducer, and the stored observations are shown.
+ */
+export function explainBucket(runDir: string, b: ReportBucket, reg: Registry | null, sides: { left: string; right: string }, storedOnly?: string): Explanation {
   const rep = reproducerOf(runDir, b, sides);
   if ('error' in rep) {
     return {
@@ -168,14 +186,19 @@ export function explainBucket(runDir: string, b: ReportBucket, reg: Registry, si
   }
   const { entry, stream } = rep;
   const notes: string[] = [];
-  const lv = versionFor(reg, rep.left, entry?.left.patches ?? null);
-  const rv = versionFor(reg, rep.right, entry?.right.patches ?? null);
+  const lv = reg ? versionFor(reg, rep.left, entry?.left.patches ?? null) : 'no model registry';
+  const rv = reg ? versionFor(reg, rep.right, entry?.right.patches ?? null) : 'no model registry';
   const ex: Explanation = {
     source: rep.source, sourceWhat: rep.sourceWhat, stream: printStream(stream), length: stream.events.length,
     left: rep.left, right: rep.right, rerun: false, notes, divergence: null, reproduces: null, signatureNow: null,
     steps: [], observations: null, before: null, latentFirstStep: null,
   };
   const stored = entry?.divergence ?? null;
+  if (storedOnly !== undefined) {
+    notes.push(`not re-run: ${storedOnly}; the observations stored in the entry are shown.`);
+    showStored(ex, stream, stored);
+    return ex;
+  }
   if (typeof lv === 'string' || typeof rv === 'string') {
     for (const why of [lv, rv]) if (typeof why === 'string') notes.push(`${why}: not re-run; the observations stored in the entry are shown.`);
     showStored(ex, stream, stored);

@@ -11,6 +11,7 @@ import { saturation } from './saturation.js';
 import { esc } from './html.js';
 import type { ReportBucket, StatsRecord } from './data.js';
 import { cli, run, tmp as tmpDir } from '../testing/cli.js';
+import { writeKillerModel } from '../testing/killer-model.js';
 
 const tmp = () => tmpDir('svmfuzz-report-');
 
@@ -216,6 +217,30 @@ describe('svmfuzz report', () => {
     expect(text(byId(doc, 'what-happened')!)).toContain('--resume');
     expect(bucketRows(doc).length).toBeGreaterThan(0);
   });
+
+  // A model that dies only where the report re-runs reproducers (its thread's workerData is
+  // an explain job): the campaign finds its divergences, then the report re-runs them.
+  const reportKiller = (dir: string, how: 'exit' | 'oom') => writeKillerModel(dir, { id: 'rkiller', where: 'report', how, code: 44 });
+  for (const how of ['exit', 'oom'] as const) {
+    it(`a model that ${how === 'exit' ? 'exits' : 'exhausts memory'} when the report re-runs it: the page is written, the buckets it killed shown as stored, with the reason`, () => {
+      const dir = tmp();
+      const out = join(dir, 'out');
+      const r = run('fuzz', '--models', reportKiller(dir, how), '--versions', 'v6.14,rkiller', '--workers', '1', '--seed', '1', '--runs', '3000', '--out', out, '--corpus', tmp());
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toContain(`REPORT ${join(out, 'report.html')}`);
+      const { html, doc } = readPage(out);
+      expectSelfContained(html, doc, out);
+      const page = text(doc);
+      const why = how === 'exit' ? /not re-run: re-running it ended the report's re-run thread \(exit code 44\)/ : /not re-run: re-running it ended the report's re-run thread \([^)]*memory/i;
+      expect(page).toMatch(why);
+      // Every explained bucket still has its stored first difference on the page.
+      const arts = all(doc, (e) => e.tag === 'article');
+      expect(arts.length).toBeGreaterThan(0);
+      for (const a of arts) expect(text(a)).toMatch(/not re-run/);
+      // Three deaths, then nothing more is re-run.
+      if (arts.length > 3) expect(page).toMatch(/the report's re-run thread died on 3 reproducers of this run before this one/);
+    }, 120_000);
+  }
 
   it('exit 2 for a directory that does not exist or holds no run', () => {
     const missing = run('report', join(tmp(), 'nope'));

@@ -5,10 +5,11 @@
 // out the page (report-html).
 
 import { join } from 'node:path';
-import { loadRegistry } from '../../models/registry.js';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { writeFileAtomic } from '../store/fsutil.js';
 import { loadRun, type ReportBucket, type RunData } from './data.js';
-import { explainBucket, type Explanation } from './explain.js';
+import { explainBucket, type ExplainJob, type ExplainMessage, type Explanation } from './explain.js';
 import { renderPage } from './html.js';
 import { buildPlots } from './plots.js';
 import { saturation } from './saturation.js';
@@ -48,14 +49,78 @@ function chooseExplained(data: RunData): { chosen: ReportBucket[]; note: string 
   };
 }
 
+const EXPLAIN_WORKER = fileURLToPath(new URL('./explain-worker.js', import.meta.url));
+/** A bucket's re-run and state walk take milliseconds; past this the thread is ended. */
+export const EXPLAIN_BUCKET_MS = 15_000;
+/** After this many deaths of the re-run thread, the remaining buckets are shown as stored. */
+export const EXPLAIN_MAX_DEATHS = 3;
+/** Heap of the re-run thread: a model that allocates without bound ends it, not the report. */
+const EXPLAIN_HEAP_MB = 1024;
+
+/**
+ * The explanations of `buckets`, re-run in a thread of their own. When the thread dies
+ * (a model exits, throws outside the watchdog or exhausts memory) or overruns
+ * EXPLAIN_BUCKET_MS on a bucket, that bucket is shown from its stored observations with
+ * the reason, and a new thread goes on with the rest: every death skips one bucket. After
+ * EXPLAIN_MAX_DEATHS deaths nothing more is re-run (a model that dies on every reproducer
+ * would cost a thread start and its death per bucket).
+ */
+export function explainIsolated(job: ExplainJob, bucketMs = EXPLAIN_BUCKET_MS): Promise<Map<string, Explanation>> {
+  const out = new Map<string, Explanation>();
+  const stored = (b: ExplainJob['buckets'][number], why: string): void => {
+    out.set(b.id, explainBucket(job.runDir, b, null, job.sides, why));
+  };
+  let deaths = 0;
+  return new Promise((resolve) => {
+    const runFrom = (rest: ExplainJob['buckets']): void => {
+      if (!rest.length) { resolve(out); return; }
+      if (deaths >= EXPLAIN_MAX_DEATHS) {
+        for (const b of rest) stored(b, `the report's re-run thread died on ${deaths} reproducers of this run before this one, so no more are re-run`);
+        resolve(out);
+        return;
+      }
+      const w = new Worker(EXPLAIN_WORKER, { workerData: { ...job, buckets: rest } satisfies ExplainJob, resourceLimits: { maxOldGenerationSizeMb: EXPLAIN_HEAP_MB } });
+      let current: string | null = null;
+      let over = false;
+      let timer: NodeJS.Timeout | null = null;
+      let cause: string | null = null;
+      const arm = (): void => {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => { over = true; void w.terminate(); }, bucketMs);
+      };
+      arm();
+      w.on('message', (m: ExplainMessage) => {
+        if (m.type === 'start') { current = m.id; arm(); }
+        else if (m.type === 'done') { out.set(m.id, m.explanation); current = null; }
+        else if (m.type === 'failed') cause = m.message;
+      });
+      w.on('error', (err) => { cause = (err as Error).message; });
+      w.on('exit', (code) => {
+        if (timer) clearTimeout(timer);
+        const left = rest.filter((b) => !out.has(b.id));
+        if (!left.length) { resolve(out); return; }
+        if (current === null) {
+          // Died before or between buckets (e.g. a model file that does not load): no re-runs.
+          for (const b of left) stored(b, `the re-run thread could not start (${cause ?? `exit code ${code}`})`);
+          resolve(out);
+          return;
+        }
+        const killer = left.find((b) => b.id === current)!;
+        deaths++;
+        stored(killer, over ? `re-running it took over ${bucketMs / 1000} s (the re-run thread was stopped)` : `re-running it ended the report's re-run thread (${cause ?? `exit code ${code}`})`);
+        runFrom(left.filter((b) => b !== killer));
+      });
+    };
+    runFrom(job.buckets);
+  });
+}
+
 /** Writes `<runDir>/report.html` and returns its path. Throws NoRunError if the directory holds no run. */
 export async function writeReport(runDir: string, opts: ReportOptions = {}): Promise<string> {
   const data = loadRun(runDir);
-  const reg = await loadRegistry(opts.modelFiles ?? []);
   const sides = { left: data.left?.id ?? '?', right: data.right?.id ?? '?' };
   const { chosen, note } = chooseExplained(data);
-  const explanations = new Map<string, Explanation>();
-  for (const b of chosen) explanations.set(b.id, explainBucket(data.dir, b, reg, sides));
+  const explanations = await explainIsolated({ runDir: data.dir, buckets: chosen, modelFiles: [...(opts.modelFiles ?? [])], sides });
   const html = renderPage({
     data,
     saturation: saturation(data.buckets, data.stats, { endMs: data.durationMs, execs: data.execs }),
