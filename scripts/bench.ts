@@ -1,8 +1,10 @@
 // Benchmarks, measured as ratios within one run (these machines are shared and noisy):
 //   ceiling  the bare models of a pair replaying pre-generated streams (no generation,
-//            coverage or comparison): steps/s and streams/s
+//            coverage or comparison): model steps/s (hot path, and with observation
+//            records), streams/s, and steps/s of each version alone
 //   engine   the full fuzz loop of one lane (generation, mutation, coverage, comparison,
-//            signatures) in-process, and engine/ceiling
+//            signatures) in-process: exec/s, events per execution, and engine/ceiling in
+//            model steps (the same unit of work)
 //   scaling  `svmfuzz fuzz` with 1 and 2 workers (and all cores), steady-state exec/s from
 //            stats.jsonl (the first interval, with thread start-up, is left out)
 //   ttfd     time to first divergence of each seed bucket over --seeds seeds: our engine
@@ -13,8 +15,12 @@
 //   memory   RSS at start and after a 60 s campaign
 //   triage   the same campaign with and without triage: steady exec/s, and the share of its
 //            wall time spent triaging symptoms and minimizing cause reproducers
+//   mutants  mutation score: systematic mutants of the newest version's function table
+//            (scripts/mutants.ts), each fuzzed against that version by our engine and by
+//            the fast-check baseline for --mutant-budget seconds: mutants killed, median
+//            time and executions to kill on those both kill, and those no tool kills
 // Usage: npm run bench -- [--sections a,b] [--seconds N] [--pairs a,b] [--seeds N]
-//        [--budget S] [--json FILE]
+//        [--budget S] [--mutants N|all] [--mutant-budget S] [--json FILE]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,7 +29,7 @@ import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { fileURLToPath } from 'node:url';
 import { Registry } from '../models/registry.js';
-import { makeModel, runStream } from '../models/svm/model.js';
+import { advanceStream, makeModel, runStream } from '../models/svm/model.js';
 import { Rng, deriveSeed } from '../harness/engine/rng.js';
 import { generateStream } from '../harness/engine/generate.js';
 import { Lane } from '../harness/engine/lane.js';
@@ -37,15 +43,18 @@ import { simpler } from '../harness/engine/minimize.js';
 import { makeEntry } from '../harness/engine/lane.js';
 import { writeEntryFile } from '../harness/store/codec.js';
 import { entryFiles, replayEntry } from '../harness/store/replay.js';
+import { Worker } from 'node:worker_threads';
+import { allMutants, baseVersion, sampleMutants, OPERATORS } from './mutants.js';
+import type { MutantJob, MutantResult } from './mutant-worker.js';
 
 const CLI = fileURLToPath(new URL('../harness/cli.js', import.meta.url));
 
-interface Args { sections: string[]; seconds: number; pairs: string[]; seeds: number; budget: number; json: string | null }
+interface Args { sections: string[]; seconds: number; pairs: string[]; seeds: number; budget: number; mutants: number; mutantBudget: number; json: string | null }
 
-const ALL_SECTIONS = ['ceiling', 'engine', 'scaling', 'ttfd', 'minimize', 'replay', 'memory', 'triage'];
+const ALL_SECTIONS = ['ceiling', 'engine', 'scaling', 'ttfd', 'minimize', 'replay', 'memory', 'triage', 'mutants'];
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { sections: ALL_SECTIONS, seconds: 5, pairs: ['vnmi-iret', 'sti-shadow', 'all'], seeds: 10, budget: 20, json: null };
+  const a: Args = { sections: ALL_SECTIONS, seconds: 5, pairs: ['vnmi-iret', 'sti-shadow', 'all'], seeds: 10, budget: 20, mutants: 30, mutantBudget: 3, json: null };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     if (argv[i] === '--sections' && v) (a.sections = v.split(',')), i++;
@@ -54,6 +63,8 @@ function parseArgs(argv: string[]): Args {
     else if (argv[i] === '--seeds' && v) (a.seeds = Number(v)), i++;
     else if (argv[i] === '--budget' && v) (a.budget = Number(v)), i++;
     else if (argv[i] === '--json' && v) (a.json = v), i++;
+    else if (argv[i] === '--mutants' && v) (a.mutants = v === 'all' ? Infinity : Number(v)), i++;
+    else if (argv[i] === '--mutant-budget' && v) (a.mutantBudget = Number(v)), i++;
     else throw new Error(`bench: unknown argument '${argv[i]}' (sections: ${ALL_SECTIONS.join(',')})`);
   }
   return a;
@@ -67,25 +78,48 @@ function rate(ms: number, fn: () => number): number {
   return (units * 1000) / (performance.now() - t0);
 }
 
-function ceiling(pair: string, seconds: number): { stepsPerSec: number; streamsPerSec: number } {
+/**
+ * The bare models of the pair replaying pre-generated streams (lengths 1..24): no
+ * generation, coverage or comparison. `stepsPerSec` counts model steps (each stream runs
+ * on both models) as the engine's hot path takes them (advance(): the state moves and the
+ * step log is kept, no observation record); `observedStepsPerSec` builds the observation
+ * record of every step as trace and the report do (what this section measured before the
+ * hot path stopped building them). `versions`: one model alone, steps/s.
+ */
+function ceiling(pair: string, seconds: number): Record<string, unknown> {
   const reg = new Registry();
   const sel = reg.select({ pair });
   const ml = makeModel(sel.left);
   const mr = makeModel(sel.right!);
   const streams: Stream[] = Array.from({ length: 2000 }, (_, i) => generateStream(new Rng(deriveSeed(7, i)), ml, sel.config, 24));
-  let i = 0;
-  let steps = 0;
-  const streamsPerSec = rate(seconds * 1000, () => {
-    const s = streams[i++ % streams.length]!;
-    runStream(ml, s.config, s.events);
-    runStream(mr, s.config, s.events);
-    steps += 2 * s.events.length;
-    return 1;
-  });
-  return { stepsPerSec: Math.round((streamsPerSec * steps) / Math.max(1, i)), streamsPerSec: Math.round(streamsPerSec) };
+  const meanLength = streams.reduce((n, s) => n + s.events.length, 0) / streams.length;
+  const measure = (ms: number, run: (s: Stream) => void, models: number): { stepsPerSec: number; streamsPerSec: number } => {
+    let i = 0;
+    let steps = 0;
+    const streamsPerSec = rate(ms, () => {
+      const s = streams[i++ % streams.length]!;
+      run(s);
+      steps += models * s.events.length;
+      return 1;
+    });
+    return { stepsPerSec: Math.round((streamsPerSec * steps) / Math.max(1, i)), streamsPerSec: Math.round(streamsPerSec) };
+  };
+  const raw = measure(seconds * 1000, (s) => { advanceStream(ml, s.config, s.events); advanceStream(mr, s.config, s.events); }, 2);
+  const observed = measure((seconds * 1000) / 2, (s) => { runStream(ml, s.config, s.events); runStream(mr, s.config, s.events); }, 2);
+  const versions: Record<string, number> = {};
+  for (const m of sel.left.id === sel.right!.id ? [ml] : [ml, mr]) {
+    versions[m.version.id] = measure((seconds * 1000) / 4, (s) => { advanceStream(m, s.config, s.events); }, 1).stepsPerSec;
+  }
+  return { ...raw, meanLength: +meanLength.toFixed(2), observedStepsPerSec: observed.stepsPerSec, observedStreamsPerSec: observed.streamsPerSec, versions };
 }
 
-function engine(pair: string, seconds: number): { execPerSec: number } {
+/**
+ * The full fuzz loop of one lane (generation, mutation, coverage, comparison, signatures),
+ * in-process. `modelStepsPerSec` is the work done in the ceiling's unit: the events of the
+ * streams executed, twice (both models), per second; the engine's streams are longer than
+ * the ceiling's (mutation grows them), so exec/s alone would compare different work.
+ */
+function engine(pair: string, seconds: number): { execPerSec: number; eventsPerExec: number; modelStepsPerSec: number } {
   const reg = new Registry();
   const sel = reg.select({ pair });
   const lane = new Lane({
@@ -93,7 +127,16 @@ function engine(pair: string, seconds: number): { execPerSec: number } {
     samplesPerBucket: 4, corpusCap: 2000, hangMs: 2000, // as in a campaign lane
   });
   lane.runBatch(2000); // warm-up: JIT and an initial corpus
-  return { execPerSec: Math.round(rate(seconds * 1000, () => lane.runBatch(500).execs)) };
+  let events = 0;
+  let execs = 0;
+  const execPerSec = rate(seconds * 1000, () => {
+    const r = lane.runBatch(500);
+    events += r.events;
+    execs += r.execs;
+    return r.execs;
+  });
+  const eventsPerExec = events / Math.max(1, execs);
+  return { execPerSec: Math.round(execPerSec), eventsPerExec: +eventsPerExec.toFixed(2), modelStepsPerSec: Math.round(2 * execPerSec * eventsPerExec) };
 }
 
 function campaignRate(pair: string, workers: number, seconds: number): number {
@@ -335,6 +378,54 @@ function minimization(targets: Target[], budgetS: number): Record<string, unknow
   return out;
 }
 
+const MUTANT_WORKER = fileURLToPath(new URL('./mutant-worker.js', import.meta.url));
+
+/** One tool on one mutant in a fresh thread, ended at its budget (+2 s for start-up). */
+function runMutant(job: MutantJob): Promise<MutantResult> {
+  return new Promise((resolvePromise) => {
+    const w = new Worker(MUTANT_WORKER, { workerData: job });
+    let done = false;
+    const finish = (r: MutantResult) => { if (!done) { done = true; clearTimeout(t); void w.terminate(); resolvePromise(r); } };
+    const t = setTimeout(() => finish({ killed: false, ms: job.budgetMs, execs: -1, kind: 'stopped (the tool did not return: a hang it cannot detect)' }), job.budgetMs + 2000);
+    w.on('message', (r: MutantResult) => finish(r));
+    w.on('error', (err) => finish({ killed: false, ms: job.budgetMs, execs: -1, kind: `thread died: ${(err as Error).message}` }));
+    w.on('exit', () => finish({ killed: false, ms: job.budgetMs, execs: -1, kind: 'thread exited' }));
+  });
+}
+
+/**
+ * The mutation score: a fixed-seed sample of the mutants (all with --mutants all), each
+ * fuzzed by both tools with the same budget and seed. jsfuzz is not run: its target is a
+ * separate CommonJS process fixed to the built-in pairs and cannot carry a mutant table.
+ */
+async function mutationScore(n: number, budgetS: number, log: (s: string) => void): Promise<Record<string, unknown>> {
+  const { mutants, unreached } = allMutants();
+  const sample = sampleMutants(mutants, n, 1);
+  const rows: { id: string; ours: MutantResult; fastCheck: MutantResult }[] = [];
+  for (const m of sample) {
+    const job = { fn: m.fn, op: m.op, budgetMs: budgetS * 1000, seed: 1 };
+    const ours = await runMutant({ ...job, tool: 'ours' });
+    const fastCheck = await runMutant({ ...job, tool: 'fastCheck' });
+    rows.push({ id: m.id, ours, fastCheck });
+    log(`mutant ${m.id}: ours ${ours.killed ? `killed in ${ours.ms.toFixed(1)} ms / ${ours.execs} execs (${ours.kind})` : 'survived'}; fast-check ${fastCheck.killed ? `killed in ${fastCheck.ms.toFixed(1)} ms / ${fastCheck.execs} execs` : 'survived'}`);
+  }
+  const both = rows.filter((r) => r.ours.killed && r.fastCheck.killed);
+  const tool = (k: 'ours' | 'fastCheck') => ({
+    killed: rows.filter((r) => r[k].killed).length,
+    medianMsOnBoth: +median(both.map((r) => r[k].ms)).toFixed(2),
+    medianExecsOnBoth: median(both.map((r) => r[k].execs)),
+  });
+  return {
+    base: baseVersion().id, operators: OPERATORS, mutants: mutants.length, sampled: sample.length, budgetSeconds: budgetS,
+    unreachedFunctions: unreached,
+    ours: tool('ours'), fastCheck: tool('fastCheck'), killedByBoth: both.length,
+    onlyOurs: rows.filter((r) => r.ours.killed && !r.fastCheck.killed).map((r) => r.id),
+    onlyFastCheck: rows.filter((r) => !r.ours.killed && r.fastCheck.killed).map((r) => r.id),
+    killedByNone: rows.filter((r) => !r.ours.killed && !r.fastCheck.killed).map((r) => r.id),
+    rows: rows.map((r) => ({ id: r.id, ours: { ...r.ours, ms: +r.ours.ms.toFixed(2) }, fastCheck: { ...r.fastCheck, ms: +r.fastCheck.ms.toFixed(2) } })),
+  };
+}
+
 function replayBench(): Record<string, unknown> {
   const reg = new Registry();
   const sel = reg.select({ pair: 'all' });
@@ -374,12 +465,16 @@ async function main(): Promise<void> {
   for (const pair of args.pairs) {
     const row: Record<string, unknown> = {};
     if (args.sections.includes('ceiling') || args.sections.includes('engine')) {
-      const c = ceiling(pair, args.seconds);
+      const c = ceiling(pair, args.seconds) as { stepsPerSec: number; streamsPerSec: number };
       const e = engine(pair, args.seconds);
       row.ceiling = c;
       const js = await jsfuzzRate(pair, args.seconds);
-      row.engine = { ...e, engineOverCeiling: +(e.execPerSec / c.streamsPerSec).toFixed(3), jsfuzzExecPerSec: js, speedupVsJsfuzz: js ? +(e.execPerSec / js).toFixed(1) : null };
-      ratios.engineOverCeiling = Math.min(ratios.engineOverCeiling ?? Infinity, e.execPerSec / c.streamsPerSec);
+      const over = e.modelStepsPerSec / c.stepsPerSec;
+      row.engine = {
+        ...e, engineOverCeiling: +over.toFixed(3), execOverCeilingStreams: +(e.execPerSec / c.streamsPerSec).toFixed(3),
+        jsfuzzExecPerSec: js, speedupVsJsfuzz: js ? +(e.execPerSec / js).toFixed(1) : null,
+      };
+      ratios.engineOverCeiling = Math.min(ratios.engineOverCeiling ?? Infinity, over);
       if (js) ratios.execSpeedupVsJsfuzz = Math.min(ratios.execSpeedupVsJsfuzz ?? Infinity, e.execPerSec / js);
     }
     if (args.sections.includes('scaling')) {
@@ -433,6 +528,15 @@ async function main(): Promise<void> {
   if (args.sections.includes('memory')) {
     result.memory = memory(60);
     log(`memory: ${JSON.stringify(result.memory)}`);
+  }
+  if (args.sections.includes('mutants')) {
+    const m = await mutationScore(args.mutants, args.mutantBudget, log);
+    result.mutants = m;
+    const ours = m.ours as { killed: number; medianMsOnBoth: number };
+    const theirs = m.fastCheck as { killed: number; medianMsOnBoth: number };
+    ratios.mutantsKilledVsFastCheck = ours.killed / Math.max(1, theirs.killed);
+    if ((m.killedByBoth as number) > 0) ratios.ttkSpeedupVsFastCheck = theirs.medianMsOnBoth / Math.max(1e-3, ours.medianMsOnBoth);
+    log(`mutants: ours ${ours.killed}, fast-check ${theirs.killed} of ${m.sampled as number}; no tool: ${(m.killedByNone as string[]).join(' ')}`);
   }
   for (const k of Object.keys(ratios)) ratios[k] = +ratios[k]!.toFixed(3);
   result.ratios = ratios;

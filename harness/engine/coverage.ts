@@ -6,6 +6,8 @@ import { EVENT_KINDS } from '../../models/svm/events.js';
 import { ABSTRACT_FLAG_BITS } from '../../models/svm/observe.js';
 
 const KIND_INDEX = new Map<string, number>(EVENT_KINDS.map((k, i) => [k, i]));
+// Feature numbers keep 6 bits for the event kind (63: a kind the table does not know).
+if (EVENT_KINDS.length > 63) throw new Error(`coverage: ${EVENT_KINDS.length} event kinds; features hold at most 63`);
 
 /**
  * The coverage features of one step of one side, appended to `out`: the mode transition
@@ -25,32 +27,35 @@ export function stepFeatures(side: number, from: number, kind: string, to: numbe
   }
 }
 
+/** Features are below 2^18 (side 1, kind 63, flag or mode 31: see stepFeatures). */
+export const FEATURE_SPACE = 1 << 18;
+
 export class Coverage {
-  readonly hits = new Map<number, number>();
+  /** Hits per feature, by feature number (2 MB; doubles never wrap as 32-bit counts would in a long run). */
+  private readonly hits = new Float64Array(FEATURE_SPACE);
+  private distinct = 0;
 
   get size(): number {
-    return this.hits.size;
+    return this.distinct;
   }
 
   /** Adds the transitions; returns how many were new. */
-  add(keys: Iterable<number>): number {
+  add(keys: readonly number[]): number {
+    const hits = this.hits;
     let fresh = 0;
-    for (const key of keys) {
-      const n = this.hits.get(key);
-      if (n === undefined) {
-        this.hits.set(key, 1);
-        fresh++;
-      } else {
-        this.hits.set(key, n + 1);
-      }
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (hits[key]++ === 0) fresh++;
     }
+    this.distinct += fresh;
     return fresh;
   }
 
   /** Rarity of an input: sum over its transitions of 1/hits (rare transitions weigh most). */
   rarity(keys: readonly number[]): number {
+    const hits = this.hits;
     let r = 0;
-    for (const key of keys) r += 1 / (this.hits.get(key) ?? 1);
+    for (let i = 0; i < keys.length; i++) r += 1 / (hits[keys[i]!] || 1);
     return r;
   }
 }

@@ -2,10 +2,10 @@
 // whose observations differ. A model that throws ends its side: the step is a
 // divergence of kind left-throws / right-throws.
 
-import { makeModel, step, type Model } from '../../models/svm/model.js';
+import { advance, makeModel, step, type Model } from '../../models/svm/model.js';
 import { createState, type VcpuState } from '../../models/svm/state.js';
 import type { SvmEvent } from '../../models/svm/events.js';
-import { latent, latentEqual, diffRecords, abstractState, OBSERVATION_KEYS, type Observation, type Primitive } from '../../models/svm/observe.js';
+import { latent, latentDiff, diffRecords, abstractState, observeStep, sameObservation, OBSERVATION_KEYS, type Observation, type Primitive } from '../../models/svm/observe.js';
 import { stepFeatures } from './coverage.js';
 import { runWithTimeout, HangError } from './watchdog.js';
 import type { Version } from '../../models/svm/versions.js';
@@ -55,11 +55,13 @@ export interface PairRun {
   latent: FieldDiff[];
 }
 
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+
 function safeStep(model: Model, v: ReturnType<typeof createState>, e: Stream['events'][number]): Observation | Error {
   try {
     return step(model, v, e);
   } catch (err) {
-    return err instanceof Error ? err : new Error(String(err));
+    return asError(err);
   }
 }
 
@@ -164,12 +166,27 @@ export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage =
   const events = stream.events;
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
-    const [ol, or] = stepBoth(ml, mr, sl, sr, e, i);
-    if (ol instanceof Error || or instanceof Error) {
-      const err = (ol instanceof Error ? ol : or) as Error;
+    // Both sides advance without building observation records (model.ts advance()); a
+    // throw ends its side, as in runPair.
+    progress.step = i;
+    progress.side = 0;
+    let errL: Error | null = null;
+    let errR: Error | null = null;
+    try {
+      advance(ml, sl, e);
+    } catch (err) {
+      errL = asError(err);
+    }
+    progress.side = 1;
+    try {
+      advance(mr, sr, e);
+    } catch (err) {
+      errR = asError(err);
+    }
+    if (errL || errR) {
       return {
-        divergence: { kind: ol instanceof Error ? 'left-throws' : 'right-throws', step: i, event: e.kind, fields: [], error: err.message },
-        at: { left: ol instanceof Error ? null : ol, right: or instanceof Error ? null : or },
+        divergence: { kind: errL ? 'left-throws' : 'right-throws', step: i, event: e.kind, fields: [], error: (errL ?? errR)!.message },
+        at: { left: errL ? null : observeStep(sl), right: errR ? null : observeStep(sr) },
         transitions,
       };
     }
@@ -181,15 +198,19 @@ export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage =
       al = nl;
       ar = nr;
     }
-    for (let k = 0; k < OBSERVATION_KEYS.length; k++) {
-      const key = OBSERVATION_KEYS[k]!;
-      if (ol[key] !== or[key]) {
-        return { divergence: { kind: 'observable', step: i, event: e.kind, fields: diffRecords(ol, or) }, at: { left: ol, right: or }, transitions };
+    if (!sameObservation(sl, sr)) {
+      const ol = observeStep(sl);
+      const or = observeStep(sr);
+      for (let k = 0; k < OBSERVATION_KEYS.length; k++) {
+        const key = OBSERVATION_KEYS[k]!;
+        if (ol[key] !== or[key]) {
+          return { divergence: { kind: 'observable', step: i, event: e.kind, fields: diffRecords(ol, or) }, at: { left: ol, right: or }, transitions };
+        }
       }
     }
   }
-  if (events.length && !latentEqual(sl, sr)) {
-    const fields = diffRecords(latent(sl), latent(sr));
+  if (events.length) {
+    const fields = latentDiff(sl, sr);
     if (fields.length) {
       // A latent difference has no step of its own: it is keyed as '(end)', not by the
       // last event, so one internal difference is one bucket whatever the stream ends with.

@@ -6,7 +6,7 @@
 import { EVENT_KINDS, specOf, isLegal, type SvmEvent, type FieldSpec, type Where } from '../../models/svm/events.js';
 import { KNOBS, KNOB_NAMES, type SvmConfig, type KnobSpec } from '../../models/svm/config.js';
 import { createState, type VcpuState } from '../../models/svm/state.js';
-import { step, type Model } from '../../models/svm/model.js';
+import { advance, type Model } from '../../models/svm/model.js';
 import type { Rng } from './rng.js';
 import type { Stream } from '../text/text.js';
 
@@ -78,7 +78,7 @@ export function fuzzConfig(rng: Rng, base: SvmConfig): SvmConfig {
  */
 function stepContext(model: Model, v: VcpuState, e: SvmEvent): boolean {
   try {
-    step(model, v, e);
+    advance(model, v, e);
     return true;
   } catch {
     return false;

@@ -63,6 +63,8 @@ export interface Finding {
 
 export interface BatchReport {
   execs: number;
+  /** Events in the streams executed (each runs on both models): the bench's work measure. */
+  events: number;
   /** Per signature id: how many executions showed it in this batch. */
   counts: Record<string, number>;
   /** New samples (capped per bucket). */
@@ -108,6 +110,8 @@ export class Lane {
   private readonly mr: Model;
   private readonly corpus: CorpusItem[] = [];
   private readonly samples = new Map<string, number>();
+  /** The corpus's streams, for splicing (rebuilt after the corpus changes, not per execution). */
+  private streams: Stream[] | null = null;
   /** Cumulative scheduling weights of the corpus (rebuilt when its length changes). */
   private cumulative: number[] = [];
   /** The input being executed (what a watchdog interruption reports). */
@@ -161,6 +165,7 @@ export class Lane {
   private push(c: CorpusItem): void {
     c.weight = this.score(c);
     this.corpus.push(c);
+    this.streams = null;
     if (this.corpus.length > this.cfg.corpusCap) this.rescore();
   }
 
@@ -174,6 +179,7 @@ export class Lane {
     if (this.corpus.length > this.cfg.corpusCap) {
       this.corpus.sort((a, b) => b.weight - a.weight || a.origin.iteration - b.origin.iteration);
       this.corpus.length = Math.floor(this.cfg.corpusCap * 0.9);
+      this.streams = null;
     }
   }
 
@@ -213,7 +219,8 @@ export class Lane {
     if (this.corpus.length && !rng.chance(1, 10)) {
       const parent = this.choose(rng);
       parent.picks++;
-      const m = mutate({ rng, model: this.ml, corpus: this.corpus.map((c) => c.stream), maxLen: this.cfg.maxLen }, parent.stream);
+      this.streams ??= this.corpus.map((c) => c.stream);
+      const m = mutate({ rng, model: this.ml, corpus: this.streams, maxLen: this.cfg.maxLen }, parent.stream);
       stream = m.stream;
       lineage = m.lineage;
     } else {
@@ -228,6 +235,7 @@ export class Lane {
     const exec = executePair(on ? on.ml : this.ml, this.mr, stream);
     this.current = null;
     report.execs++;
+    report.events += stream.events.length;
     if (this.coverage.add(exec.transitions) > 0) {
       this.push({ stream, origin, transitions: exec.transitions, picks: 0, weight: 0 });
       report.newInputs.push({ stream, origin });
@@ -267,7 +275,7 @@ export class Lane {
 
   /** Runs until `runs` executions or `deadline` (ms since epoch, for time-boxed batches). */
   runBatch(runs: number, deadline = Infinity): BatchReport {
-    const report: BatchReport = { execs: 0, counts: {}, findings: [], newInputs: [], coverage: 0, corpus: 0 };
+    const report: BatchReport = { execs: 0, events: 0, counts: {}, findings: [], newInputs: [], coverage: 0, corpus: 0 };
     let n = 0;
     const plain = (): void => {
       for (; n < runs; ) {

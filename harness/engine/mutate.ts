@@ -27,6 +27,22 @@ export interface Mutator {
 
 const withEvents = (s: Stream, events: SvmEvent[]): Stream => ({ config: s.config, events });
 
+/** The field names of each event kind, in the table's order (looked up per mutation). */
+const FIELD_NAMES = new Map<string, string[]>();
+function fieldNames(kind: string): string[] {
+  let names = FIELD_NAMES.get(kind);
+  if (names === undefined) FIELD_NAMES.set(kind, (names = Object.keys(specOf(kind)?.fields ?? {})));
+  return names;
+}
+
+/** Field values are primitives or flag lists (arrays of strings). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export const MUTATORS: readonly Mutator[] = [
   {
     name: 'insert', weight: 6, doc: 'insert an event legal in the state reached at a random position',
@@ -94,15 +110,17 @@ export const MUTATORS: readonly Mutator[] = [
   {
     name: 'change-field', weight: 5, doc: 'give one field of one event another value from its domain',
     apply({ rng }, s) {
-      const withFields = s.events.map((e, i) => [e, i] as const).filter(([e]) => Object.keys(specOf(e.kind)!.fields).length);
+      const withFields: number[] = [];
+      for (let i = 0; i < s.events.length; i++) if (fieldNames(s.events[i]!.kind).length) withFields.push(i);
       if (!withFields.length) return null;
-      const [e, i] = rng.pick(withFields);
+      const i = rng.pick(withFields);
+      const e = s.events[i]!;
       const fields = specOf(e.kind)!.fields;
-      const name = rng.pick(Object.keys(fields));
-      const before = JSON.stringify((e as unknown as Record<string, unknown>)[name]);
+      const name = rng.pick(fieldNames(e.kind));
+      const before = (e as unknown as Record<string, unknown>)[name];
       let value = randomField(rng, fields[name]!, false);
-      for (let t = 0; t < 4 && JSON.stringify(value) === before; t++) value = randomField(rng, fields[name]!, false);
-      if (JSON.stringify(value) === before) return null;
+      for (let t = 0; t < 4 && sameValue(value, before); t++) value = randomField(rng, fields[name]!, false);
+      if (sameValue(value, before)) return null;
       const next = { ...e, [name]: value } as SvmEvent;
       const ev = [...s.events];
       ev[i] = next;

@@ -68,10 +68,29 @@ const l1Only = (v: VcpuState): boolean => !v.guestMode && v.cfg.nested;
 const l1CanVmrun = (v: VcpuState): boolean => l1Only(v) && v.l1Svme;
 
 /** Builds vmcb12 in L1's memory from a `vmrun` event (L1 writes it before VMRUN). */
+/** vmcb12.event_inj of each `inject` value (built once: writeVmcb12 runs on every VMRUN). */
+function eventInjOf(inj: (typeof VMCB12_INJECT)[number]): number {
+  return inj === 'none' ? 0
+    : inj === 'nmi' ? evtinj(SVM_EVTINJ_TYPE_NMI, 0)
+    : inj.startsWith('intr_') ? evtinj(SVM_EVTINJ_TYPE_INTR, Number(inj.slice(5)))
+    : inj.startsWith('soft_') ? evtinj(SVM_EVTINJ_TYPE_SOFT, Number(inj.slice(5)))
+    : evtinj(SVM_EVTINJ_TYPE_EXEPT, VECTOR_NUM[inj as 'GP' | 'SS'], true);
+}
+const EVENT_INJ = Object.fromEntries(VMCB12_INJECT.map((i) => [i, eventInjOf(i)])) as Record<(typeof VMCB12_INJECT)[number], number>;
+const INTERCEPT_BIT = Object.fromEntries(VMCB12_INTERCEPTS.map((f) => [f, bit(INTERCEPT[f.toUpperCase() as InterceptName])])) as Record<(typeof VMCB12_INTERCEPTS)[number], number>;
+
+/** Number('0x30'), cached: enum values that name numbers are few. */
+const NUMBERS = new Map<string, number>();
+function numberOf(text: string): number {
+  let n = NUMBERS.get(text);
+  if (n === undefined) NUMBERS.set(text, (n = Number(text)));
+  return n;
+}
+
 function writeVmcb12(v: VcpuState, e: FieldsOf<(typeof ALPHABET)['vmrun']['fields']>): void {
   const vmcb12 = v.vmcb12;
   let intercepts = bit(INTERCEPT.VMRUN); // required by nested_vmcb_check_controls
-  for (const f of e.intercepts) intercepts |= bit(INTERCEPT[f.toUpperCase() as InterceptName]);
+  for (const f of e.intercepts) intercepts |= INTERCEPT_BIT[f];
   let exceptions = 0;
   for (const x of e.exceptions) exceptions |= bit(VECTOR_NUM[x]);
   let intCtl = 0;
@@ -79,15 +98,10 @@ function writeVmcb12(v: VcpuState, e: FieldsOf<(typeof ALPHABET)['vmrun']['field
   vmcb12.intercepts = intercepts;
   vmcb12.exceptions = exceptions;
   vmcb12.intCtl = intCtl;
-  vmcb12.intVector = Number(e.int_vector);
+  vmcb12.intVector = numberOf(e.int_vector);
   vmcb12.intState = e.int_state;
-  const inj = e.inject;
   vmcb12.eventInjErr = 0;
-  vmcb12.eventInj = inj === 'none' ? 0
-    : inj === 'nmi' ? evtinj(SVM_EVTINJ_TYPE_NMI, 0)
-    : inj.startsWith('intr_') ? evtinj(SVM_EVTINJ_TYPE_INTR, Number(inj.slice(5)))
-    : inj.startsWith('soft_') ? evtinj(SVM_EVTINJ_TYPE_SOFT, Number(inj.slice(5)))
-    : evtinj(SVM_EVTINJ_TYPE_EXEPT, VECTOR_NUM[inj as 'GP' | 'SS'], true);
+  vmcb12.eventInj = EVENT_INJ[e.inject];
   vmcb12.rflags = e.l2_if ? vmcb12.rflags | X86_EFLAGS_IF : vmcb12.rflags & ~X86_EFLAGS_IF;
 }
 

@@ -34,11 +34,27 @@ export function beginStep(v: VcpuState): void {
  * outside world saw. An event illegal in the current state is skipped (and observed so).
  */
 export function step(model: Model, v: VcpuState, e: SvmEvent): Observation {
+  advance(model, v, e);
+  return observe(v, v.log.skipped, v.log.read);
+}
+
+/**
+ * The step without its observation record: the state moves on and the step log (v.log)
+ * holds what it showed, `skipped` and `read` included. The fuzzing hot path compares two
+ * step logs with sameObservation() and builds observe() records only where they differ.
+ */
+export function advance(model: Model, v: VcpuState, e: SvmEvent): void {
   beginStep(v);
-  if (!isLegal(v, e)) return observe(v, true, null);
+  const log = v.log;
+  if (!isLegal(v, e)) {
+    log.skipped = true;
+    log.read = null;
+    return;
+  }
+  log.skipped = false;
+  log.read = null;
   const spec = ALPHABET[e.kind] as unknown as { apply: (k: KvmOps, v: VcpuState, e: SvmEvent) => VcpuEvents | void };
-  const read = spec.apply(model.ops, v, e);
-  return observe(v, false, read ?? null);
+  log.read = spec.apply(model.ops, v, e) ?? null;
 }
 
 /** Runs a whole stream from a fresh state; returns every observation and the final latent record. */
@@ -46,4 +62,11 @@ export function runStream(model: Model, config: SvmConfig, events: readonly SvmE
   const v = createState(config);
   const observations = events.map((e) => step(model, v, e));
   return { observations, latent: latent(v), state: v };
+}
+
+/** Runs a whole stream from a fresh state without building observations; returns the final state. */
+export function advanceStream(model: Model, config: SvmConfig, events: readonly SvmEvent[]): VcpuState {
+  const v = createState(config);
+  for (let i = 0; i < events.length; i++) advance(model, v, events[i]!);
+  return v;
 }

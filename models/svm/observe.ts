@@ -97,15 +97,74 @@ export function observe(v: VcpuState, skipped: boolean, events: VcpuEvents | nul
   };
 }
 
+const VMCB12_INT_CTL_SHOWN = V_IRQ_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MASK;
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The observations of the last step of `a` and of `b` are equal, read from the states and
+ * their step logs without building either record (the fuzzing hot path). It compares the
+ * raw values observe() shows, so `true` means the two records are equal; `false` may be a
+ * difference the records do not show (two exit codes shown by one name, a vector in a view
+ * that shows 'none'), so a caller builds both records then and compares them.
+ * observe.test.ts checks this contract on fuzzed pairs of versions.
+ */
+export function sameObservation(a: VcpuState, b: VcpuState): boolean {
+  const la = a.log;
+  const lb = b.log;
+  if (la.skipped !== lb.skipped || la.userspaceExit !== lb.userspaceExit) return false;
+  if (!sameList(la.exits, lb.exits) || !sameList(la.reflected, lb.reflected) || !sameList(la.delivered, lb.delivered) || !sameList(la.warns, lb.warns)) return false;
+  if ((a.phase === 'host') !== (b.phase === 'host') || a.guestMode !== b.guestMode || a.mpState !== b.mpState) return false;
+  const sa = a.stat;
+  const sb = b.stat;
+  if (sa.nmi_injections !== sb.nmi_injections || sa.nmi_window_exits !== sb.nmi_window_exits || sa.irq_injections !== sb.irq_injections
+    || sa.irq_window_exits !== sb.irq_window_exits || sa.exits !== sb.exits || sa.nested_run !== sb.nested_run) return false;
+  const x = a.vmcb12;
+  const y = b.vmcb12;
+  if (x.exitCode !== y.exitCode || (x.exitIntInfo >>> 0) !== (y.exitIntInfo >>> 0) || x.intState !== y.intState
+    || ((x.intCtl ^ y.intCtl) & VMCB12_INT_CTL_SHOWN) !== 0 || (x.eventInj >>> 0) !== (y.eventInj >>> 0)) return false;
+  const ra = la.read;
+  const rb = lb.read;
+  if (ra === null || rb === null) return ra === rb;
+  return ra.nmiPending === rb.nmiPending && ra.nmiInjected === rb.nmiInjected && ra.nmiMasked === rb.nmiMasked
+    && ra.interruptShadow === rb.interruptShadow && ra.interruptInjected === rb.interruptInjected && ra.interruptNr === rb.interruptNr
+    && ra.exceptionInjected === rb.exceptionInjected && ra.exceptionPending === rb.exceptionPending && ra.exceptionNr === rb.exceptionNr;
+}
+
+/** The observation of the last advance() of v (see model.ts). */
+export const observeStep = (v: VcpuState): Observation => observe(v, v.log.skipped, v.log.read);
+
 const INTERCEPT_NAMES = Object.keys(INTERCEPT) as (keyof typeof INTERCEPT)[];
 function interceptList(intercepts: number): string {
   return INTERCEPT_NAMES.filter((n) => intercepts & bit(INTERCEPT[n])).join('|');
 }
+/** What frames() shows of two stacks is equal. */
+function sameFrames(a: readonly GuestCpu['frames'][number][], b: readonly GuestCpu['frames'][number][]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.type !== y.type || (x.type !== 'NMI' && x.vector !== y.vector)) return false;
+  }
+  return true;
+}
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if ((a[i]! >>> 0) !== (b[i]! >>> 0)) return false;
+  return true;
+}
 const frames = (g: GuestCpu): string => g.frames.map((f) => (f.type === 'NMI' ? 'NMI' : `${f.type}:${f.vector}`)).join('>');
 
 export type Raw = number | boolean | string;
-/** A latent field: its name, a cheap raw getter, and how to show the raw value. */
-export type LatentField = readonly [string, (v: VcpuState) => Raw, ((x: Raw) => Primitive)?];
+/**
+ * A latent field: its name, a raw getter, how to show the raw value, and for a getter that
+ * builds a string, an equality on the states that does not (latentDiff's hot path).
+ */
+export type LatentField = readonly [string, (v: VcpuState) => Raw, ((x: Raw) => Primitive)?, ((a: VcpuState, b: VcpuState) => boolean)?];
 const asHex = (x: Raw): Primitive => hex(x as number);
 const asIntercepts = (x: Raw): Primitive => interceptList(x as number);
 
@@ -119,7 +178,7 @@ const vmcbFields = (name: 'vmcb01' | 'vmcb02'): LatentField[] => [
 const guestFields = (name: 'L1' | 'L2', g: (v: VcpuState) => GuestCpu, vmcb: (v: VcpuState) => Vmcb): LatentField[] => [
   [`${name}.rip`, (v) => vmcb(v).rip, asHex],
   [`${name}.rflags`, (v) => vmcb(v).rflags, asHex],
-  [`${name}.frames`, (v) => frames(g(v))],
+  [`${name}.frames`, (v) => frames(g(v)), undefined, (a, b) => sameFrames(g(a).frames, g(b).frames)],
   [`${name}.nmis`, (v) => g(v).nmis],
   [`${name}.irqs`, (v) => g(v).irqs],
   [`${name}.exceptions`, (v) => g(v).exceptions],
@@ -141,7 +200,7 @@ export const LATENT: readonly LatentField[] = [
   ['interrupt.injected', (v) => (v.interrupt.injected ? v.interrupt.nr : -1), (x) => ((x as number) < 0 ? 'none' : hex(x as number))],
   ['exception.pending', (v) => (v.exception.pending ? v.exception.vector : -1)],
   ['exception.injected', (v) => (v.exception.injected ? v.exception.vector : -1)],
-  ['apic_irr', (v) => v.apicIrr.map(hex).join(',')],
+  ['apic_irr', (v) => v.apicIrr.map(hex).join(','), undefined, (a, b) => sameNumbers(a.apicIrr, b.apicIrr)],
   ['guest_gif', (v) => v.guestGif],
   ['complete_userspace_io', (v) => v.completeUserspaceIo],
   ...vmcbFields('vmcb01'),
@@ -161,10 +220,23 @@ export function latent(v: VcpuState): Observation {
   return o;
 }
 
-/** latent(a) equals latent(b), without building either record (the fuzzing hot path). */
-export function latentEqual(a: VcpuState, b: VcpuState): boolean {
-  for (const [, get] of LATENT) if (get(a) !== get(b)) return false;
-  return true;
+/**
+ * diffRecords(latent(a), latent(b)) without building the records: the fields whose shown
+ * values differ, in LATENT order (the fuzzing hot path, where half the executions of a
+ * pair like `all` end in a latent divergence).
+ */
+export function latentDiff(a: VcpuState, b: VcpuState): { path: string; left: Primitive; right: Primitive }[] {
+  const out: { path: string; left: Primitive; right: Primitive }[] = [];
+  for (let i = 0; i < LATENT.length; i++) {
+    const [name, get, show, same] = LATENT[i]!;
+    if (same ? same(a, b) : get(a) === get(b)) continue;
+    const x = get(a);
+    const y = get(b);
+    const l = show ? show(x) : x;
+    const r = show ? show(y) : y;
+    if (l !== r) out.push({ path: name, left: l, right: r });
+  }
+  return out;
 }
 
 /** Architectural state of the guests only: what "same final architectural state" compares. */

@@ -4,6 +4,7 @@
 // by structured clone and is compared field by field for latent divergences.
 
 import { defaultConfig, type SvmConfig } from './config.js';
+import type { VcpuEvents } from './kvm/x86.js';
 import {
   bit, INTERCEPT, DB_VECTOR, UD_VECTOR, PF_VECTOR, AC_VECTOR, MC_VECTOR, V_INTR_MASKING_MASK,
   V_NMI_ENABLE_MASK, V_GIF_ENABLE_MASK, V_GIF_MASK, X86_EFLAGS_IF, SVM_EXIT_NONE, GP_VECTOR,
@@ -74,6 +75,10 @@ export interface StepLog {
   delivered: string[];
   warns: string[];
   userspaceExit: string;
+  /** The event was illegal in the state and did nothing (set by advance()). */
+  skipped: boolean;
+  /** The KVM_GET_VCPU_EVENTS view the event read, if it read one (set by advance()). */
+  read: VcpuEvents | null;
 }
 
 export interface Stat {
@@ -158,7 +163,7 @@ export function emptyVmcb(): Vmcb {
 }
 
 const newGuest = (): GuestCpu => ({ frames: [], nmis: 0, irqs: 0, exceptions: 0 });
-export const newStepLog = (): StepLog => ({ exits: [], reflected: [], delivered: [], warns: [], userspaceExit: '' });
+export const newStepLog = (): StepLog => ({ exits: [], reflected: [], delivered: [], warns: [], userspaceExit: '', skipped: false, read: null });
 
 /** Effective vnmi module param (svm_hardware_setup: vnmi needs vgif; the CPU is assumed to have VNMI). */
 export const vnmiParam = (cfg: SvmConfig): boolean => cfg.vnmi && cfg.vgif;
