@@ -10,15 +10,32 @@ import { Lane } from '../harness/engine/lane.js';
 import { executePair } from '../harness/engine/execute.js';
 import { eventArb } from '../harness/engine/arbitraries.js';
 import { baseVersion, makeMutant, type Operator } from './mutants.js';
+import { BUILTIN_VERSIONS } from '../models/svm/versions.js';
+
+const oldest = () => BUILTIN_VERSIONS[0]!;
 
 export interface MutantJob { fn: string; op: Operator; tool: 'ours' | 'fastCheck'; budgetMs: number; seed: number }
 export interface MutantResult { killed: boolean; ms: number; execs: number; kind: string | null }
 
+/**
+ * Both tools are timed warm: each first runs for WARM_MS on the base version against
+ * itself and against the oldest built-in version (so the divergence path, signatures and
+ * hashing included, is compiled too), so a time to kill measures the search, not a cold
+ * thread's JIT and first-use costs (~7-10 ms, longer than most kills).
+ */
+const WARM_MS = 300;
+
 function ours(job: MutantJob): MutantResult {
   const base = baseVersion();
   const m = makeMutant(job.fn, job.op, base);
-  // As a campaign lane (watchdog on: a mutant that hangs is a `hang` finding).
-  const lane = new Lane({ seed: job.seed, lane: 0, pair: 'mutant', left: base, right: m.version, config: defaultConfig(), maxLen: 24, samplesPerBucket: 1, corpusCap: 2000, hangMs: 500 });
+  for (const left of [base, oldest()]) {
+    const warm = new Lane({ seed: job.seed + 1, lane: 0, pair: 'warm', left, right: base, config: defaultConfig(), maxLen: 24, samplesPerBucket: 1, corpusCap: 2000, hangMs: 0 });
+    const w0 = performance.now();
+    while (performance.now() - w0 < WARM_MS / 2) warm.runBatch(64);
+  }
+  // As a campaign lane, but without the watchdog (arming it per small batch would cost more
+  // than most kills; fast-check has none either): a mutant that hangs is stopped by the bench.
+  const lane = new Lane({ seed: job.seed, lane: 0, pair: 'mutant', left: base, right: m.version, config: defaultConfig(), maxLen: 24, samplesPerBucket: 1, corpusCap: 2000, hangMs: 0 });
   const t0 = performance.now();
   while (performance.now() - t0 < job.budgetMs) {
     const r = lane.runBatch(8);
@@ -34,6 +51,13 @@ function fastCheck(job: MutantJob): MutantResult {
   const ml = makeModel(base);
   const mr = makeModel(m.version);
   const config = defaultConfig();
+  for (const other of [makeModel(base), makeModel(oldest())]) {
+    const w0 = performance.now();
+    for (let s = job.seed + 1; performance.now() - w0 < WARM_MS / 2; s++) {
+      fc.check(fc.property(fc.array(eventArb, { maxLength: 24 }), (events) => !executePair(ml, other, { config, events }, false).divergence),
+        { seed: s, numRuns: 100_000_000, endOnFailure: true, interruptAfterTimeLimit: Math.max(1, WARM_MS / 2 - (performance.now() - w0)) });
+    }
+  }
   let runs = 0;
   let kind: string | null = null;
   const prop = fc.property(fc.array(eventArb, { maxLength: 24 }), (events) => {

@@ -117,6 +117,12 @@ export interface CampaignSummary {
   buckets: BucketSummary[];
   /** The cost of triage: symptoms triaged, their milliseconds, and the cause minimizations'. */
   triage: { symptoms: number; ms: number; minimizeMs: number };
+  /**
+   * The supervisor's cost of merging lane reports (dedup, samples to disk, triage of new
+   * symptoms, corpus sharing): reports merged, their total milliseconds, and the round
+   * length lanes report at. The bench projects from it how many lanes one supervisor feeds.
+   */
+  supervisor?: { reports: number; mergeMs: number; roundMs: number };
 }
 
 /** The resumable part of a campaign (campaign.json), rewritten atomically every second or two. */
@@ -630,6 +636,8 @@ class Campaign {
   }
 
   private sessionExecs = 0;
+  /** What merging lane reports cost this session (summary.supervisor). */
+  private readonly mergeCost = { reports: 0, ms: 0 };
 
   private stats(slots: LaneSlot[]): void {
     const rec = {
@@ -637,6 +645,7 @@ class Campaign {
       execPerSec: Math.round((this.sessionExecs * 1000) / Math.max(1, Date.now() - this.start)),
       coverage: this.coverage, corpus: this.corpus.length, buckets: this.buckets.size, causes: this.book.causes.size,
       sinceLastBucketMs: Date.now() - this.lastNew, lostBatches: this.lostBatches,
+      reportsMerged: this.mergeCost.reports, mergeMs: Math.round(this.mergeCost.ms),
       rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
       lanes: slots.map((s, i) => ({ lane: i, execs: s.execs, execPerSec: Math.round(s.rate), rssMb: Math.round(s.rss / 2 ** 20) })),
     };
@@ -743,7 +752,10 @@ class Campaign {
         round = dispatch();
         for (const { lane, r } of reports) {
           const slot = slots[lane]!;
+          const m0 = performance.now();
           this.absorb(lane, r.report);
+          this.mergeCost.ms += performance.now() - m0;
+          this.mergeCost.reports++;
           this.execs += r.report.execs;
           this.sessionExecs += r.report.execs;
           this.laneIterations[lane] = r.iteration;
@@ -785,6 +797,7 @@ class Campaign {
       workers: o.workers, execs: this.execs, durationMs: this.elapsed, coverage: this.coverage, corpus: this.corpus.length,
       lostBatches: this.lostBatches, stopped, causes: this.book.summaries(), buckets: this.summaries(),
       triage: { symptoms: t.runs, ms: Math.round(t.ms), minimizeMs: Math.round(this.book.minimizeMs) },
+      supervisor: { reports: this.mergeCost.reports, mergeMs: Math.round(this.mergeCost.ms), roundMs: ROUND_MS },
     };
     o.log(`SUMMARY ${this.store.writeSummary(summary)}`);
     return summary;

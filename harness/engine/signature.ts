@@ -81,10 +81,32 @@ export function fieldWords(f: FieldDiff, names: SideNames): string {
   return `${f.path} differs`;
 }
 
+/**
+ * Signature keys by the divergence's raw shape (kind, event, field paths and, for list
+ * fields, both values): a lane meets the same few shapes again and again, and building
+ * the raw key skips the abstraction (splits, regexes, a sort) that makes the text.
+ */
+const keys = new Map<string, { text: string; id: string }>();
+function shapeOf(pair: string, d: Divergence): string {
+  let k = `${pair}|${d.kind}|${d.event}|${d.error ?? ''}`;
+  for (let i = 0; i < d.fields.length; i++) {
+    const f = d.fields[i]!;
+    k += LIST_FIELDS.includes(f.path) ? `|${f.path}=${String(f.left)}/${String(f.right)}` : `|${f.path}`;
+  }
+  return k;
+}
+
 /** The signature's identity (text and id) without its words: what the fuzzing hot path needs. */
 export function signatureKey(pair: string, d: Divergence): { text: string; id: string } {
-  const text = `${pair}|${d.kind}|${d.event}|${bodyOf(d).join(',')}`;
-  return { text, id: idOf(text) };
+  const shape = shapeOf(pair, d);
+  let key = keys.get(shape);
+  if (key === undefined) {
+    const text = `${pair}|${d.kind}|${d.event}|${bodyOf(d).join(',')}`;
+    key = { text, id: idOf(text) };
+    if (keys.size > 10_000) keys.clear();
+    keys.set(shape, key);
+  }
+  return key;
 }
 
 function bodyOf(d: Divergence): string[] {
