@@ -67,7 +67,12 @@ function parseArgs(argv: string[]): Args {
     else if (argv[i] === '--json' && v) (a.json = v), i++;
     else if (argv[i] === '--mutants' && v) (a.mutants = v === 'all' ? Infinity : Number(v)), i++;
     else if (argv[i] === '--mutant-budget' && v) (a.mutantBudget = Number(v)), i++;
-    else throw new Error(`bench: unknown argument '${argv[i]}' (sections: ${ALL_SECTIONS.join(',')})`);
+    else throw new Error(`unknown argument '${argv[i]}' (sections: ${ALL_SECTIONS.join(',')})`);
+  }
+  const unknown = a.sections.filter((x) => !ALL_SECTIONS.includes(x));
+  if (unknown.length) throw new Error(`--sections: unknown section(s) ${unknown.join(', ')} (known: ${ALL_SECTIONS.join(',')})`);
+  for (const [flag, n] of [['--seconds', a.seconds], ['--seeds', a.seeds], ['--budget', a.budget], ['--mutants', a.mutants], ['--mutant-budget', a.mutantBudget]] as const) {
+    if (!(n > 0)) throw new Error(`${flag}: expected a positive number`);
   }
   return a;
 }
