@@ -152,8 +152,11 @@ export function firstDifferingStep(left: Version, right: Version, stream: Stream
   return i;
 }
 
-/** Runs `stream` on `version` with every table function instrumented from step `from` on (the steps before run plainly). */
-export function traceStream(version: Version, stream: Stream, hangMs = 2000, from = 0): CallTrace {
+/**
+ * Runs `stream` on `version` with every table function instrumented from step `from` on
+ * (the steps before run plainly), up to step `to` (the steps after it are not run).
+ */
+export function traceStream(version: Version, stream: Stream, hangMs = 2000, from = 0, to = Infinity): CallTrace {
   const base = makeModel(version);
   const v = createState(stream.config);
   const layout = layoutOf(v);
@@ -186,7 +189,7 @@ export function traceStream(version: Version, stream: Stream, hangMs = 2000, fro
   }
   const model = { version, ops: Object.freeze(wrapped) as unknown as KvmOps };
   const run = (): void => {
-    for (let i = 0; i < stream.events.length; i++) {
+    for (let i = 0; i < stream.events.length && i <= to; i++) {
       if (i < from) {
         step(base, v, stream.events[i]!);
         continue;

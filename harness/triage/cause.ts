@@ -103,6 +103,8 @@ export interface TriageOptions {
   left: Version;
   right: Version;
   hangMs?: number;
+  /** Trace the whole rest of the stream at once: the reference the step-first tracing is tested against. */
+  wholeTraces?: boolean;
 }
 
 /** Triage for one pair of versions (the scopes and patch lists are read once). */
@@ -111,6 +113,7 @@ export class Triage {
   readonly left: Version;
   readonly right: Version;
   private readonly hangMs: number;
+  private readonly wholeTraces: boolean;
   private readonly diff: string[];
   private readonly scopes = new Map<string, readonly string[]>();
   private readonly replaces = new Map<string, ReadonlySet<string>>();
@@ -124,6 +127,7 @@ export class Triage {
     this.left = o.left;
     this.right = o.right;
     this.hangMs = o.hangMs ?? 2000;
+    this.wholeTraces = o.wholeTraces ?? false;
     this.diff = patchDiff(o.left, o.right).all;
     for (const p of [...o.left.patches, ...o.right.patches]) {
       this.scopes.set(p.id, p.scope);
@@ -173,8 +177,19 @@ export class Triage {
     const S = this.diff.length ? attribute(left, right, this.diff, stream, body, label, this.hangMs) : [];
     const other = this.against(S);
     const from = firstDifferingStep(left, other, stream, this.hangMs);
-    const tl = traceStream(left, stream, this.hangMs, from);
-    const tr = traceStream(other, stream, this.hangMs, from);
+    const throwsOrHangs = d.kind === 'left-throws' || d.kind === 'right-throws' || d.kind === 'hang';
+    // The sides part inside step `from` (the first after which their states differ), so
+    // that step alone is traced first; the whole rest of the stream only when the walk
+    // needs it (a throw or a hang, no parting in that step, or a WARN to place).
+    let whole = this.wholeTraces || throwsOrHangs || from >= stream.events.length - 1;
+    let tl = traceStream(left, stream, this.hangMs, from, whole ? Infinity : from);
+    let tr = traceStream(other, stream, this.hangMs, from, whole ? Infinity : from);
+    const traceWhole = (): void => {
+      if (whole) return;
+      whole = true;
+      tl = traceStream(left, stream, this.hangMs, from);
+      tr = traceStream(other, stream, this.hangMs, from);
+    };
     const scope = S.flatMap((id) => this.scopes.get(id) ?? []);
     const narrow = (fn: string): string[] => {
       const own = S.filter((id) => this.replaces.get(id)?.has(fn));
@@ -205,7 +220,11 @@ export class Triage {
     const paths = [...new Set(d.fields.map((f) => f.path))];
     const outOfScope = paths.filter((p) => !inScope(scope, p));
     const verdict = outOfScope.length ? 'collateral' : 'intended';
-    const parting = firstParting(tl, tr);
+    let parting = firstParting(tl, tr);
+    if (!parting) {
+      traceWhole();
+      parting = firstParting(tl, tr);
+    }
     if (!parting) {
       // Never seen on the built-in models: every difference is made by some code.
       const fn = '(unexplained)';
@@ -218,6 +237,7 @@ export class Triage {
     const partingInScope = at.length > 0 && at.every((f) => inScope(scope, f.path));
     const separate = outOfScope.filter((p) => SEPARATE_EFFECTS.includes(p));
     if (separate.length && partingInScope) {
+      traceWhole();
       const effect = effectSite(tl, tr, separate);
       if (effect && effect.fn !== parting.fn) {
         const patches = narrow(parting.fn);

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { Registry } from '../../models/registry.js';
 import { BASE_OPS } from '../../models/svm/kvm/base.js';
 import { definePatch } from '../../models/svm/patches.js';
-import { defineVersion, BUILTIN_VERSIONS } from '../../models/svm/versions.js';
+import { defineVersion, BUILTIN_VERSIONS, BUILTIN_PAIRS } from '../../models/svm/versions.js';
+import { Lane } from '../engine/lane.js';
 import type { KvmOps } from '../../models/svm/kvm/ops.js';
 import type { VcpuState } from '../../models/svm/state.js';
 import { parseStream } from '../text/text.js';
@@ -69,6 +70,34 @@ describe('the cause of a divergence', () => {
   it('sides are named by version in words', () => {
     expect(sideWords({ path: 'nmi_masked', left: true, right: false }, 'v6.7', 'v6.8')).toBe('nmi_masked: true in v6.7, false in v6.8');
     expect(sideWords({ path: 'vmcb01.intercepts', left: 'INTR|IRET|HLT', right: 'INTR|HLT' }, 'v6.7', 'v6.8')).toBe('vmcb01.intercepts: IRET in v6.7 only');
+  });
+});
+
+describe('step-first tracing', () => {
+  // Triage traces the first differing step alone and the rest of the stream only when the
+  // walk needs it: the causes must be those of tracing everything, on every built-in pair.
+  it('gives the same cause as tracing the whole stream, for every symptom a lane finds on the built-in pairs', () => {
+    const reg = new Registry();
+    let compared = 0;
+    const kinds = new Set<string>();
+    for (const pair of BUILTIN_PAIRS.map((p) => p.id)) {
+      const sel = reg.select({ pair });
+      const lane = new Lane({ seed: 3, lane: 0, pair, left: sel.left, right: sel.right!, config: sel.config, maxLen: 24, samplesPerBucket: 1, corpusCap: 2000, hangMs: 0 });
+      const entries = lane.runBatch(6000).findings.map((f) => f.entry).slice(0, 40);
+      const fast = new Triage({ label: pair, left: sel.left, right: sel.right! });
+      const whole = new Triage({ label: pair, left: sel.left, right: sel.right!, wholeTraces: true });
+      for (const e of entries) {
+        const d = e.divergence!;
+        const div = { kind: d.kind, step: d.step, event: d.event, fields: d.fields, ...(d.error ? { error: d.error } : {}) };
+        const stream = { config: e.config, events: e.events };
+        const c = fast.of(stream, div);
+        expect(c).toEqual(whole.of(stream, div));
+        kinds.add(c.kind);
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(100);
+    expect(kinds).toContain('effect'); // a WARN placed: the case that needs the later steps
   });
 });
 
