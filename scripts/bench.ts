@@ -124,7 +124,10 @@ function ceiling(pair: string, seconds: number): Record<string, unknown> {
  * The full fuzz loop of one lane (generation, mutation, coverage, comparison, signatures),
  * in-process. `modelStepsPerSec` is the work done in the ceiling's unit: the events of the
  * streams executed, twice (both models), per second; the engine's streams are longer than
- * the ceiling's (mutation grows them), so exec/s alone would compare different work.
+ * the ceiling's (mutation grows them), so exec/s alone would compare different work. A
+ * stream counts all its events even when the engine stops at its first divergence (about
+ * half the executions on the built-in pairs): what the bare models would have to run to
+ * judge the same streams.
  */
 function engine(pair: string, seconds: number): { execPerSec: number; eventsPerExec: number; modelStepsPerSec: number } {
   const reg = new Registry();
