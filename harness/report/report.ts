@@ -81,6 +81,7 @@ export function explainIsolated(job: ExplainJob, bucketMs = EXPLAIN_BUCKET_MS): 
       }
       const w = new Worker(EXPLAIN_WORKER, { workerData: { ...job, buckets: rest } satisfies ExplainJob, resourceLimits: { maxOldGenerationSizeMb: EXPLAIN_HEAP_MB } });
       let current: string | null = null;
+      let started = false;
       let over = false;
       let timer: NodeJS.Timeout | null = null;
       let cause: string | null = null;
@@ -90,7 +91,7 @@ export function explainIsolated(job: ExplainJob, bucketMs = EXPLAIN_BUCKET_MS): 
       };
       arm();
       w.on('message', (m: ExplainMessage) => {
-        if (m.type === 'start') { current = m.id; arm(); }
+        if (m.type === 'start') { current = m.id; started = true; arm(); }
         else if (m.type === 'done') { out.set(m.id, m.explanation); current = null; }
         else if (m.type === 'failed') cause = m.message;
       });
@@ -100,9 +101,15 @@ export function explainIsolated(job: ExplainJob, bucketMs = EXPLAIN_BUCKET_MS): 
         const left = rest.filter((b) => !out.has(b.id));
         if (!left.length) { resolve(out); return; }
         if (current === null) {
-          // Died before or between buckets (e.g. a model file that does not load): no re-runs.
-          for (const b of left) stored(b, `the re-run thread could not start (${cause ?? `exit code ${code}`})`);
-          resolve(out);
+          if (!started) {
+            // Died before its first bucket (e.g. a model file that does not load): no re-runs.
+            for (const b of left) stored(b, `the re-run thread could not start (${cause ?? `exit code ${code}`})`);
+            resolve(out);
+            return;
+          }
+          // Died between two buckets: go on with the rest in a new thread (deaths are bounded).
+          deaths++;
+          runFrom(left);
           return;
         }
         const killer = left.find((b) => b.id === current)!;
