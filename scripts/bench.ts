@@ -19,8 +19,9 @@
 //            wall time spent triaging symptoms and minimizing cause reproducers
 //   mutants  mutation score: systematic mutants of the newest version's function table
 //            (scripts/mutants.ts), each fuzzed against that version by our engine and by
-//            the fast-check baseline for --mutant-budget seconds: mutants killed, median
-//            time and executions to kill on those both kill, and those no tool kills
+//            the fast-check baseline for --mutant-budget seconds (one warmed thread per
+//            tool, mutants in turn): mutants killed, median time and executions to kill
+//            on those both kill, and those no tool kills
 // Usage: npm run bench -- [--sections a,b] [--seconds N] [--pairs a,b] [--seeds N]
 //        [--budget S] [--mutants N|all] [--mutant-budget S] [--json FILE]
 
@@ -47,7 +48,7 @@ import { writeEntryFile } from '../harness/store/codec.js';
 import { entryFiles, replayEntry } from '../harness/store/replay.js';
 import { Worker } from 'node:worker_threads';
 import { allMutants, baseVersion, sampleMutants, OPERATORS } from './mutants.js';
-import type { MutantJob, MutantResult } from './mutant-worker.js';
+import type { MutantJob, MutantMessage, MutantResult, MutantWork } from './mutant-worker.js';
 
 const CLI = fileURLToPath(new URL('../harness/cli.js', import.meta.url));
 
@@ -402,16 +403,44 @@ function minimization(targets: Target[], budgetS: number): Record<string, unknow
 
 const MUTANT_WORKER = fileURLToPath(new URL('./mutant-worker.js', import.meta.url));
 
-/** One tool on one mutant in a fresh thread, ended at its budget (+2 s for start-up). */
-function runMutant(job: MutantJob): Promise<MutantResult> {
+/**
+ * One tool on a list of mutants, in one warmed thread taken one mutant after another. A
+ * mutant that does not return within its budget (+2 s) ends the thread: it counts as not
+ * killed, and a new thread goes on with the rest.
+ */
+function runMutants(tool: MutantWork['tool'], jobs: MutantJob[]): Promise<MutantResult[]> {
+  const results: (MutantResult | undefined)[] = new Array(jobs.length);
   return new Promise((resolvePromise) => {
-    const w = new Worker(MUTANT_WORKER, { workerData: job });
-    let done = false;
-    const finish = (r: MutantResult) => { if (!done) { done = true; clearTimeout(t); void w.terminate(); resolvePromise(r); } };
-    const t = setTimeout(() => finish({ killed: false, ms: job.budgetMs, execs: -1, kind: 'stopped (the tool did not return: a hang it cannot detect)' }), job.budgetMs + 2000);
-    w.on('message', (r: MutantResult) => finish(r));
-    w.on('error', (err) => finish({ killed: false, ms: job.budgetMs, execs: -1, kind: `thread died: ${(err as Error).message}` }));
-    w.on('exit', () => finish({ killed: false, ms: job.budgetMs, execs: -1, kind: 'thread exited' }));
+    const start = (first: number): void => {
+      if (first >= jobs.length) { resolvePromise(results as MutantResult[]); return; }
+      const w = new Worker(MUTANT_WORKER, { workerData: { tool, jobs: jobs.slice(first), first } satisfies MutantWork });
+      let next = first;
+      let timer: NodeJS.Timeout | null = null;
+      let ended = false;
+      const arm = (): void => {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => { void w.terminate(); }, jobs[next]!.budgetMs + 2000);
+      };
+      const end = (why: string): void => {
+        if (ended) return;
+        ended = true;
+        if (timer) clearTimeout(timer);
+        if (next < jobs.length) {
+          results[next] = { killed: false, ms: jobs[next]!.budgetMs, execs: -1, kind: why };
+          start(next + 1);
+        } else resolvePromise(results as MutantResult[]);
+      };
+      w.on('message', (m: MutantMessage) => {
+        if ('ready' in m) { arm(); return; }
+        results[m.index] = m.result;
+        next = m.index + 1;
+        if (next < jobs.length) arm();
+        else { ended = true; if (timer) clearTimeout(timer); void w.terminate(); resolvePromise(results as MutantResult[]); }
+      });
+      w.on('error', (err) => end(`thread died: ${(err as Error).message}`));
+      w.on('exit', () => end('stopped (the tool did not return: a hang it cannot detect)'));
+    };
+    start(0);
   });
 }
 
@@ -423,13 +452,12 @@ function runMutant(job: MutantJob): Promise<MutantResult> {
 async function mutationScore(n: number, budgetS: number, log: (s: string) => void): Promise<Record<string, unknown>> {
   const { mutants, unreached } = allMutants();
   const sample = sampleMutants(mutants, n, 1);
-  const rows: { id: string; ours: MutantResult; fastCheck: MutantResult }[] = [];
-  for (const m of sample) {
-    const job = { fn: m.fn, op: m.op, budgetMs: budgetS * 1000, seed: 1 };
-    const ours = await runMutant({ ...job, tool: 'ours' });
-    const fastCheck = await runMutant({ ...job, tool: 'fastCheck' });
-    rows.push({ id: m.id, ours, fastCheck });
-    log(`mutant ${m.id}: ours ${ours.killed ? `killed in ${ours.ms.toFixed(1)} ms / ${ours.execs} execs (${ours.kind})` : 'survived'}; fast-check ${fastCheck.killed ? `killed in ${fastCheck.ms.toFixed(1)} ms / ${fastCheck.execs} execs` : 'survived'}`);
+  const jobs = sample.map((m) => ({ fn: m.fn, op: m.op, budgetMs: budgetS * 1000, seed: 1 }));
+  const oursAll = await runMutants('ours', jobs);
+  const fcAll = await runMutants('fastCheck', jobs);
+  const rows = sample.map((m, i) => ({ id: m.id, ours: oursAll[i]!, fastCheck: fcAll[i]! }));
+  for (const { id, ours, fastCheck } of rows) {
+    log(`mutant ${id}: ours ${ours.killed ? `killed in ${ours.ms.toFixed(1)} ms / ${ours.execs} execs (${ours.kind})` : 'survived'}; fast-check ${fastCheck.killed ? `killed in ${fastCheck.ms.toFixed(1)} ms / ${fastCheck.execs} execs` : 'survived'}`);
   }
   const both = rows.filter((r) => r.ours.killed && r.fastCheck.killed);
   // The mutants fast-check needs 100 executions or more for: there a kill is a search, not
