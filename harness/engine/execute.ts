@@ -3,7 +3,7 @@
 // divergence of kind left-throws / right-throws.
 
 import { advance, makeModel, step, type Model } from '../../models/svm/model.js';
-import { createState, type VcpuState } from '../../models/svm/state.js';
+import { createState, cloneState, copyState, sameState, type VcpuState } from '../../models/svm/state.js';
 import type { SvmEvent } from '../../models/svm/events.js';
 import { latent, latentDiff, diffRecords, abstractState, observeStep, sameObservation, OBSERVATION_KEYS, type Observation, type Primitive } from '../../models/svm/observe.js';
 import { stepFeatures } from './coverage.js';
@@ -154,17 +154,60 @@ export interface Execution {
 }
 
 /**
+ * Both models' states after the first `step` events of a stream, and the coverage the
+ * execution had recorded by then (`features` of its transitions, `al`/`ar` the abstract
+ * states): a mutated stream that keeps those events runs on from here. Never mutated:
+ * an execution starts from copies.
+ */
+export interface Snapshot {
+  readonly step: number;
+  readonly left: VcpuState;
+  readonly right: VcpuState;
+  readonly al: number;
+  readonly ar: number;
+  readonly features: number;
+}
+
+export interface ExecOptions {
+  /**
+   * Start after `from.step` events, from copies of its states. The stream's first
+   * `from.step` events must be those the snapshot was taken on, with the same config and
+   * models; `prefixFeatures` holds (at least) the `from.features` transitions recorded
+   * then. The result is the one a run from the start gives, transitions included.
+   */
+  from?: Snapshot;
+  prefixFeatures?: readonly number[];
+  /** Two states the caller owns, overwritten with the snapshot's (no allocation per run). */
+  into?: readonly [VcpuState, VcpuState];
+  /** Take a snapshot after every `every`-th step from `from.step` up to `upto`, into `out` (in order). */
+  capture?: { every: number; upto: number; out: Snapshot[] };
+}
+
+/**
  * The fuzzing hot path: both models in lock step, stopping at the first observable
  * divergence (or throw); latent state is compared at the end of an equal run.
  */
-export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage = true): Execution {
-  const sl = createState(stream.config);
-  const sr = createState(stream.config);
-  const transitions: number[] = [];
-  let al = withCoverage ? abstractState(sl) : 0;
-  let ar = withCoverage ? abstractState(sr) : 0;
+export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage = true, opts?: ExecOptions): Execution {
+  const from = opts?.from;
+  let sl: VcpuState;
+  let sr: VcpuState;
+  if (!from) {
+    sl = createState(stream.config);
+    sr = createState(stream.config);
+  } else if (opts!.into) {
+    [sl, sr] = opts!.into;
+    copyState(sl, from.left);
+    copyState(sr, from.right);
+  } else {
+    sl = cloneState(from.left);
+    sr = cloneState(from.right);
+  }
+  const transitions: number[] = from ? opts!.prefixFeatures!.slice(0, from.features) : [];
+  let al = from ? from.al : withCoverage ? abstractState(sl) : 0;
+  let ar = from ? from.ar : withCoverage ? abstractState(sr) : 0;
   const events = stream.events;
-  for (let i = 0; i < events.length; i++) {
+  const capture = opts?.capture;
+  for (let i = from ? from.step : 0; i < events.length; i++) {
     const e = events[i]!;
     // Both sides advance without building observation records (model.ts advance()); a
     // throw ends its side, as in runPair.
@@ -208,8 +251,11 @@ export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage =
         }
       }
     }
+    if (capture && (i + 1) % capture.every === 0 && i < capture.upto) {
+      capture.out.push({ step: i + 1, left: cloneState(sl), right: cloneState(sr), al, ar, features: transitions.length });
+    }
   }
-  if (events.length) {
+  if (events.length && !sameState(sl, sr)) {
     const fields = latentDiff(sl, sr);
     if (fields.length) {
       // A latent difference has no step of its own: it is keyed as '(end)', not by the

@@ -30,9 +30,13 @@ export function randomField(rng: Rng, f: FieldSpec | KnobSpec, allowDefault = tr
   }
 }
 
+/** Each kind's fields, in the table's order (looked up on every generated event). */
+const FIELDS = new Map<string, [string, FieldSpec][]>(EVENT_KINDS.map((k) => [k, Object.entries(specOf(k)!.fields)]));
+
 export function randomEvent(rng: Rng, kind: string): SvmEvent {
   const e: Record<string, unknown> = { kind };
-  for (const [name, f] of Object.entries(specOf(kind)!.fields)) e[name] = randomField(rng, f);
+  const fields = FIELDS.get(kind) ?? Object.entries(specOf(kind)!.fields);
+  for (let i = 0; i < fields.length; i++) e[fields[i]![0]] = randomField(rng, fields[i]![1]);
   return e as SvmEvent;
 }
 
@@ -85,10 +89,13 @@ function stepContext(model: Model, v: VcpuState, e: SvmEvent): boolean {
   }
 }
 
-/** Runs `model` over a prefix and returns the state reached (for in-context choices). */
-export function stateAfter(model: Model, s: Stream, upto: number): VcpuState {
-  const v = createState(s.config);
-  for (let i = 0; i < upto && i < s.events.length; i++) if (!stepContext(model, v, s.events[i]!)) break;
+/**
+ * Runs `model` over a prefix and returns the state reached (for in-context choices). With
+ * `from`, the run starts from that state (owned by the call) after its first `step` events.
+ */
+export function stateAfter(model: Model, s: Stream, upto: number, from?: { state: VcpuState; step: number }): VcpuState {
+  const v = from ? from.state : createState(s.config);
+  for (let i = from ? from.step : 0; i < upto && i < s.events.length; i++) if (!stepContext(model, v, s.events[i]!)) break;
   return v;
 }
 

@@ -7,9 +7,10 @@ import { makeModel, type Model } from '../../models/svm/model.js';
 import type { Version } from '../../models/svm/versions.js';
 import type { SvmConfig } from '../../models/svm/config.js';
 import { Rng, deriveSeed } from './rng.js';
-import { generateStream } from './generate.js';
-import { mutate } from './mutate.js';
-import { executePair, progress, type Execution } from './execute.js';
+import { generateStream, stateAfter } from './generate.js';
+import { mutate, type MutationContext } from './mutate.js';
+import { executePair, progress, type Execution, type ExecOptions, type Snapshot } from './execute.js';
+import { copyState, createState, type VcpuState } from '../../models/svm/state.js';
 import { runWithTimeout, HangError } from './watchdog.js';
 import { signatureOf, signatureKey, type Signature } from './signature.js';
 import { Coverage } from './coverage.js';
@@ -82,7 +83,22 @@ interface CorpusItem {
   picks: number;
   /** Scheduling weight, rescored every RESCORE_EVERY executions (not every pick). */
   weight: number;
+  /**
+   * Snapshots of both models after every SNAPSHOT_EVERY-th step of this input, contiguous
+   * from the first, taken while its children ran its prefix (null: none, or evicted).
+   */
+  snaps: Snapshot[] | null;
 }
+
+/**
+ * A mutated input runs on from its parent's snapshot at (or just before) its first edited
+ * event: the prefix it shares with the parent is not replayed. Snapshots are taken every
+ * SNAPSHOT_EVERY steps, when a child first runs that far into the parent's prefix; each
+ * holds two states of ~1.8 kB. At most MAX_SNAPSHOTS per lane (~15 MB); past it, the
+ * inputs that got theirs first lose them (hot parents take them again).
+ */
+const SNAPSHOT_EVERY = 2;
+const MAX_SNAPSHOTS = 4096;
 
 /** Rescoring walks every corpus input's transitions: 2000 inputs x ~40 transitions is
  * ~80k map reads, so doing it once per 2048 executions keeps it under 1% of the work. */
@@ -119,6 +135,14 @@ export class Lane {
   /** The focused pair (see setFocus), or null. */
   private focus: (Focus & { ml: Model }) | null = null;
   iteration = 0;
+  /** Inputs holding snapshots, oldest first, and how many snapshots they hold in all. */
+  private readonly snapHolders: CorpusItem[] = [];
+  private snapCount = 0;
+  /** The parent of the mutation in progress (its snapshots serve in-context choices). */
+  private parent: CorpusItem | null = null;
+  private readonly mctx: MutationContext;
+  /** States the lane owns for runs from a snapshot (both models, and in-context choices). */
+  private readonly scratch: readonly [VcpuState, VcpuState, VcpuState];
 
   /** The iteration whose input `runOne` returns (by ProbeStop) instead of running it: regenerating a killer input. */
   stopAt = -1;
@@ -128,6 +152,72 @@ export class Lane {
   constructor(readonly cfg: LaneConfig) {
     this.ml = makeModel(cfg.left);
     this.mr = makeModel(cfg.right);
+    this.scratch = [createState(cfg.config), createState(cfg.config), createState(cfg.config)];
+    this.mctx = { rng: new Rng(0), model: this.ml, corpus: [], maxLen: cfg.maxLen, stateAt: (st, upto) => this.stateAt(st, upto) };
+  }
+
+  /**
+   * The left model's state after `upto` events of `st` (the parent, or a stacked mutation
+   * of it), from the parent's last snapshot within the events the two still share.
+   */
+  private stateAt(st: Stream, upto: number): VcpuState | null {
+    const p = this.parent;
+    if (!p || !p.snaps || st.config !== p.stream.config) return null;
+    let shared = upto;
+    if (st !== p.stream) {
+      const pe = p.stream.events;
+      const ce = st.events;
+      const n = Math.min(upto, pe.length, ce.length);
+      shared = 0;
+      while (shared < n && pe[shared] === ce[shared]) shared++;
+    }
+    const k = Math.min(Math.floor(shared / SNAPSHOT_EVERY), p.snaps.length);
+    if (k === 0) return null;
+    const snap = p.snaps[k - 1]!;
+    const v = this.scratch[2];
+    copyState(v, snap.left);
+    return stateAfter(this.ml, st, upto, { state: v, step: snap.step });
+  }
+
+  /**
+   * Where a child of `parent` starts: its parent's last snapshot within the events they
+   * share (compared by identity: mutators copy the events they keep), and the snapshots
+   * to take on the way when the parent has none that far yet.
+   */
+  private resumeFrom(parent: CorpusItem, stream: Stream): ExecOptions | undefined {
+    if (stream.config !== parent.stream.config) return undefined;
+    const pe = parent.stream.events;
+    const ce = stream.events;
+    const n = Math.min(pe.length, ce.length);
+    let shared = 0;
+    while (shared < n && pe[shared] === ce[shared]) shared++;
+    const k = Math.floor(shared / SNAPSHOT_EVERY);
+    if (k === 0) return undefined;
+    const have = parent.snaps?.length ?? 0;
+    const opts: ExecOptions = {};
+    if (have) {
+      opts.from = parent.snaps![Math.min(k, have) - 1];
+      opts.prefixFeatures = parent.transitions;
+      opts.into = [this.scratch[0], this.scratch[1]];
+    }
+    if (k > have) {
+      if (!parent.snaps) {
+        parent.snaps = [];
+        this.snapHolders.push(parent);
+      }
+      opts.capture = { every: SNAPSHOT_EVERY, upto: shared, out: parent.snaps };
+    }
+    return opts;
+  }
+
+  /** Counts the snapshots an execution took and drops the oldest holders' past the cap. */
+  private tookSnapshots(n: number): void {
+    this.snapCount += n;
+    while (this.snapCount > MAX_SNAPSHOTS && this.snapHolders.length) {
+      const old = this.snapHolders.shift()!;
+      this.snapCount -= old.snaps?.length ?? 0;
+      old.snaps = null;
+    }
   }
 
   /**
@@ -148,7 +238,7 @@ export class Lane {
   addInput(stream: Stream, origin: Origin): void {
     const exec = executePair(this.ml, this.mr, stream);
     this.coverage.add(exec.transitions);
-    this.push({ stream, origin, transitions: exec.transitions, picks: 0, weight: 0 });
+    this.push({ stream, origin, transitions: exec.transitions, picks: 0, weight: 0, snaps: null });
   }
 
   /** Marks a bucket as already holding `n` samples (so the lane reports fewer). */
@@ -216,11 +306,17 @@ export class Lane {
     const rng = new Rng(deriveSeed(this.cfg.seed, this.cfg.lane, i));
     let stream: Stream;
     let lineage: string[] = [];
+    let parent: CorpusItem | null = null;
     if (this.corpus.length && !rng.chance(1, 10)) {
-      const parent = this.choose(rng);
+      parent = this.choose(rng);
       parent.picks++;
       this.streams ??= this.corpus.map((c) => c.stream);
-      const m = mutate({ rng, model: this.ml, corpus: this.streams, maxLen: this.cfg.maxLen }, parent.stream);
+      const ctx = this.mctx;
+      ctx.rng = rng;
+      ctx.corpus = this.streams;
+      this.parent = parent;
+      const m = mutate(ctx, parent.stream);
+      this.parent = null;
       stream = m.stream;
       lineage = m.lineage;
     } else {
@@ -232,12 +328,16 @@ export class Lane {
     if (this.cfg.progress) this.cfg.progress[0] = i;
     const on = this.focus && (i & 1) === 1 ? this.focus : null;
     this.current = { stream, origin, on };
-    const exec = executePair(on ? on.ml : this.ml, this.mr, stream);
+    // Snapshots hold the lane's own pair: a focused execution runs its own left model.
+    const opts = parent && !on ? this.resumeFrom(parent, stream) : undefined;
+    const took = opts?.capture ? opts.capture.out.length : 0;
+    const exec = executePair(on ? on.ml : this.ml, this.mr, stream, true, opts);
+    if (opts?.capture) this.tookSnapshots(opts.capture.out.length - took);
     this.current = null;
     report.execs++;
     report.events += stream.events.length;
     if (this.coverage.add(exec.transitions) > 0) {
-      this.push({ stream, origin, transitions: exec.transitions, picks: 0, weight: 0 });
+      this.push({ stream, origin, transitions: exec.transitions, picks: 0, weight: 0, snaps: null });
       report.newInputs.push({ stream, origin });
     }
     if (i % RESCORE_EVERY === RESCORE_EVERY - 1) this.rescore();

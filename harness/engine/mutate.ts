@@ -5,6 +5,7 @@
 import { specOf, type SvmEvent } from '../../models/svm/events.js';
 import { KNOBS, KNOB_NAMES, type KnobSpec } from '../../models/svm/config.js';
 import type { Model } from '../../models/svm/model.js';
+import type { VcpuState } from '../../models/svm/state.js';
 import { pickEvent, randomField, stateAfter } from './generate.js';
 import type { Rng } from './rng.js';
 import type { Stream } from '../text/text.js';
@@ -16,6 +17,11 @@ export interface MutationContext {
   /** Other interesting inputs, for splicing. */
   corpus: readonly Stream[];
   maxLen: number;
+  /**
+   * The state `model` reaches after the first `upto` events of `s`, when the caller has it
+   * at hand cheaper than a replay (a snapshot of the parent), else null.
+   */
+  stateAt?: (s: Stream, upto: number) => VcpuState | null;
 }
 
 export interface Mutator {
@@ -46,18 +52,19 @@ function sameValue(a: unknown, b: unknown): boolean {
 export const MUTATORS: readonly Mutator[] = [
   {
     name: 'insert', weight: 6, doc: 'insert an event legal in the state reached at a random position',
-    apply({ rng, model, maxLen }, s) {
+    apply({ rng, model, maxLen, stateAt }, s) {
       if (s.events.length >= maxLen) return null;
       const at = rng.int(s.events.length + 1);
-      const e = pickEvent(rng, stateAfter(model, s, at));
+      const e = pickEvent(rng, stateAt?.(s, at) ?? stateAfter(model, s, at));
       return withEvents(s, [...s.events.slice(0, at), e, ...s.events.slice(at)]);
     },
   },
   {
     name: 'append', weight: 4, doc: 'append an event legal at the end (grows streams into deep states)',
-    apply({ rng, model, maxLen }, s) {
+    apply({ rng, model, maxLen, stateAt }, s) {
       if (s.events.length >= maxLen) return null;
-      return withEvents(s, [...s.events, pickEvent(rng, stateAfter(model, s, s.events.length))]);
+      const at = s.events.length;
+      return withEvents(s, [...s.events, pickEvent(rng, stateAt?.(s, at) ?? stateAfter(model, s, at))]);
     },
   },
   {

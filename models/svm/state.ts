@@ -270,3 +270,188 @@ export function WARN_ON_ONCE(v: VcpuState, cond: boolean, site: string): boolean
   }
   return cond;
 }
+
+const cloneVmcb = (m: Vmcb): Vmcb => ({
+  intercepts: m.intercepts, exceptions: m.exceptions, intCtl: m.intCtl, intVector: m.intVector, intState: m.intState,
+  eventInj: m.eventInj, eventInjErr: m.eventInjErr, exitCode: m.exitCode, exitInfo1: m.exitInfo1, exitIntInfo: m.exitIntInfo,
+  exitIntInfoErr: m.exitIntInfoErr, rip: m.rip, rflags: m.rflags,
+});
+const cloneGuest = (g: GuestCpu): GuestCpu => ({
+  frames: g.frames.map((f) => ({ type: f.type, vector: f.vector, savedRflags: f.savedRflags, savedRip: f.savedRip })),
+  nmis: g.nmis, irqs: g.irqs, exceptions: g.exceptions,
+});
+
+/**
+ * A copy of the state that shares no object with it (the engine's snapshots: a mutated
+ * stream runs on from its parent's state at the first edited step instead of replaying
+ * the prefix). Written out field by field in createState's order, so that copies have the
+ * same object shapes as fresh states (spreads would not, and the model's property reads
+ * would turn polymorphic). The step log is not copied (every step clears it first).
+ * state.test.ts checks that every field is copied and nothing is shared, so a field added
+ * to VcpuState and forgotten here fails there.
+ */
+export function cloneState(v: VcpuState): VcpuState {
+  const hw = v.hw;
+  return {
+    cfg: { ...v.cfg },
+    phase: v.phase,
+    mpState: v.mpState,
+    hw: {
+      delivering: hw.delivering, deliveryAtVmrun: hw.deliveryAtVmrun, deliveryShadow: hw.deliveryShadow,
+      vmrunInStiShadow: hw.vmrunInStiShadow, hostGif: hw.hostGif, physIntrPending: hw.physIntrPending, retry: hw.retry, entries: hw.entries,
+    },
+    vmcb01: cloneVmcb(v.vmcb01),
+    vmcb02: cloneVmcb(v.vmcb02),
+    vmcb12: cloneVmcb(v.vmcb12),
+    nestedCtl: cloneVmcb(v.nestedCtl),
+    guestMode: v.guestMode,
+    nestedRunPending: v.nestedRunPending,
+    guestGif: v.guestGif,
+    nmiQueued: v.nmiQueued,
+    nmiPending: v.nmiPending,
+    nmiInjected: v.nmiInjected,
+    nmiMasked: v.nmiMasked,
+    awaitingIretCompletion: v.awaitingIretCompletion,
+    nmiIretRip: v.nmiIretRip,
+    nmiSinglestep: v.nmiSinglestep,
+    nmiSinglestepGuestRflags: v.nmiSinglestepGuestRflags,
+    nmiL1ToL2: v.nmiL1ToL2,
+    softIntInjected: v.softIntInjected,
+    interrupt: { injected: v.interrupt.injected, nr: v.interrupt.nr, soft: v.interrupt.soft },
+    exception: { ...v.exception },
+    exceptionVmexit: { ...v.exceptionVmexit },
+    apicIrr: v.apicIrr.slice(),
+    requests: v.requests,
+    signalPending: v.signalPending,
+    runExitReason: v.runExitReason,
+    completeUserspaceIo: v.completeUserspaceIo,
+    pioLinearRip: v.pioLinearRip,
+    l1Svme: v.l1Svme,
+    l1: cloneGuest(v.l1),
+    l2: cloneGuest(v.l2),
+    stat: { ...v.stat },
+    warned: v.warned.slice(),
+    log: newStepLog(),
+  };
+}
+
+function copyVmcb(d: Vmcb, m: Vmcb): void {
+  d.intercepts = m.intercepts; d.exceptions = m.exceptions; d.intCtl = m.intCtl; d.intVector = m.intVector;
+  d.intState = m.intState; d.eventInj = m.eventInj; d.eventInjErr = m.eventInjErr; d.exitCode = m.exitCode;
+  d.exitInfo1 = m.exitInfo1; d.exitIntInfo = m.exitIntInfo; d.exitIntInfoErr = m.exitIntInfoErr; d.rip = m.rip; d.rflags = m.rflags;
+}
+function copyGuest(d: GuestCpu, g: GuestCpu): void {
+  if (d.frames.length) d.frames.length = 0;
+  for (const f of g.frames) d.frames.push({ type: f.type, vector: f.vector, savedRflags: f.savedRflags, savedRip: f.savedRip });
+  d.nmis = g.nmis; d.irqs = g.irqs; d.exceptions = g.exceptions;
+}
+function copyArray<T>(d: T[], s: readonly T[]): void {
+  if (d.length !== s.length) d.length = s.length;
+  for (let i = 0; i < s.length; i++) d[i] = s[i]!;
+}
+
+/**
+ * Overwrites `d` with a copy of `s`, reusing d's objects (no allocation but the guests'
+ * frame records): what cloneState gives, into a state the engine already owns. The two
+ * share no object afterwards but the config, which models only read. Kept field by field next to cloneState; state.test.ts checks
+ * both against every field of createState.
+ */
+export function copyState(d: VcpuState, s: VcpuState): void {
+  d.cfg = s.cfg; // shared: models only read the config (a stream's config is never edited in place)
+  d.phase = s.phase;
+  d.mpState = s.mpState;
+  const dh = d.hw;
+  const sh = s.hw;
+  dh.delivering = sh.delivering; dh.deliveryAtVmrun = sh.deliveryAtVmrun; dh.deliveryShadow = sh.deliveryShadow;
+  dh.vmrunInStiShadow = sh.vmrunInStiShadow; dh.hostGif = sh.hostGif; dh.physIntrPending = sh.physIntrPending;
+  dh.retry = sh.retry; dh.entries = sh.entries;
+  copyVmcb(d.vmcb01, s.vmcb01);
+  copyVmcb(d.vmcb02, s.vmcb02);
+  copyVmcb(d.vmcb12, s.vmcb12);
+  copyVmcb(d.nestedCtl, s.nestedCtl);
+  d.guestMode = s.guestMode;
+  d.nestedRunPending = s.nestedRunPending;
+  d.guestGif = s.guestGif;
+  d.nmiQueued = s.nmiQueued;
+  d.nmiPending = s.nmiPending;
+  d.nmiInjected = s.nmiInjected;
+  d.nmiMasked = s.nmiMasked;
+  d.awaitingIretCompletion = s.awaitingIretCompletion;
+  d.nmiIretRip = s.nmiIretRip;
+  d.nmiSinglestep = s.nmiSinglestep;
+  d.nmiSinglestepGuestRflags = s.nmiSinglestepGuestRflags;
+  d.nmiL1ToL2 = s.nmiL1ToL2;
+  d.softIntInjected = s.softIntInjected;
+  d.interrupt.injected = s.interrupt.injected; d.interrupt.nr = s.interrupt.nr; d.interrupt.soft = s.interrupt.soft;
+  const de = d.exception;
+  const se = s.exception;
+  de.pending = se.pending; de.injected = se.injected; de.vector = se.vector; de.hasErrorCode = se.hasErrorCode; de.errorCode = se.errorCode;
+  const dx = d.exceptionVmexit;
+  const sx = s.exceptionVmexit;
+  dx.pending = sx.pending; dx.vector = sx.vector; dx.hasErrorCode = sx.hasErrorCode; dx.errorCode = sx.errorCode;
+  copyArray(d.apicIrr, s.apicIrr);
+  d.requests = s.requests;
+  d.signalPending = s.signalPending;
+  d.runExitReason = s.runExitReason;
+  d.completeUserspaceIo = s.completeUserspaceIo;
+  d.pioLinearRip = s.pioLinearRip;
+  d.l1Svme = s.l1Svme;
+  copyGuest(d.l1, s.l1);
+  copyGuest(d.l2, s.l2);
+  const dt = d.stat;
+  const st = s.stat;
+  dt.nmi_injections = st.nmi_injections; dt.nmi_window_exits = st.nmi_window_exits; dt.irq_injections = st.irq_injections;
+  dt.irq_window_exits = st.irq_window_exits; dt.irq_exits = st.irq_exits; dt.exits = st.exits; dt.nested_run = st.nested_run;
+  dt.halt_exits = st.halt_exits;
+  copyArray(d.warned, s.warned);
+}
+
+const sameVmcb = (a: Vmcb, b: Vmcb): boolean => a.intercepts === b.intercepts && a.exceptions === b.exceptions
+  && a.intCtl === b.intCtl && a.intVector === b.intVector && a.intState === b.intState && a.eventInj === b.eventInj
+  && a.eventInjErr === b.eventInjErr && a.exitCode === b.exitCode && a.exitInfo1 === b.exitInfo1
+  && a.exitIntInfo === b.exitIntInfo && a.exitIntInfoErr === b.exitIntInfoErr && a.rip === b.rip && a.rflags === b.rflags;
+function sameGuest(a: GuestCpu, b: GuestCpu): boolean {
+  if (a.nmis !== b.nmis || a.irqs !== b.irqs || a.exceptions !== b.exceptions || a.frames.length !== b.frames.length) return false;
+  for (let i = 0; i < a.frames.length; i++) {
+    const f = a.frames[i]!;
+    const g = b.frames[i]!;
+    if (f.type !== g.type || f.vector !== g.vector || f.savedRflags !== g.savedRflags || f.savedRip !== g.savedRip) return false;
+  }
+  return true;
+}
+function sameArray<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Are two states equal in every field (the config and the step log aside)? Cheap, and
+ * sufficient for equal latent records: the engine asks it before the latent table's
+ * field-by-field comparison, which most runs of two versions that agree can then skip.
+ */
+export function sameState(a: VcpuState, b: VcpuState): boolean {
+  const ah = a.hw;
+  const bh = b.hw;
+  return a.phase === b.phase && a.mpState === b.mpState
+    && ah.delivering === bh.delivering && ah.deliveryAtVmrun === bh.deliveryAtVmrun && ah.deliveryShadow === bh.deliveryShadow
+    && ah.vmrunInStiShadow === bh.vmrunInStiShadow && ah.hostGif === bh.hostGif && ah.physIntrPending === bh.physIntrPending
+    && ah.retry === bh.retry && ah.entries === bh.entries
+    && sameVmcb(a.vmcb01, b.vmcb01) && sameVmcb(a.vmcb02, b.vmcb02) && sameVmcb(a.vmcb12, b.vmcb12) && sameVmcb(a.nestedCtl, b.nestedCtl)
+    && a.guestMode === b.guestMode && a.nestedRunPending === b.nestedRunPending && a.guestGif === b.guestGif
+    && a.nmiQueued === b.nmiQueued && a.nmiPending === b.nmiPending && a.nmiInjected === b.nmiInjected && a.nmiMasked === b.nmiMasked
+    && a.awaitingIretCompletion === b.awaitingIretCompletion && a.nmiIretRip === b.nmiIretRip && a.nmiSinglestep === b.nmiSinglestep
+    && a.nmiSinglestepGuestRflags === b.nmiSinglestepGuestRflags && a.nmiL1ToL2 === b.nmiL1ToL2 && a.softIntInjected === b.softIntInjected
+    && a.interrupt.injected === b.interrupt.injected && a.interrupt.nr === b.interrupt.nr && a.interrupt.soft === b.interrupt.soft
+    && a.exception.pending === b.exception.pending && a.exception.injected === b.exception.injected && a.exception.vector === b.exception.vector
+    && a.exception.hasErrorCode === b.exception.hasErrorCode && a.exception.errorCode === b.exception.errorCode
+    && a.exceptionVmexit.pending === b.exceptionVmexit.pending && a.exceptionVmexit.vector === b.exceptionVmexit.vector
+    && a.exceptionVmexit.hasErrorCode === b.exceptionVmexit.hasErrorCode && a.exceptionVmexit.errorCode === b.exceptionVmexit.errorCode
+    && sameArray(a.apicIrr, b.apicIrr) && a.requests === b.requests && a.signalPending === b.signalPending
+    && a.runExitReason === b.runExitReason && a.completeUserspaceIo === b.completeUserspaceIo && a.pioLinearRip === b.pioLinearRip
+    && a.l1Svme === b.l1Svme && sameGuest(a.l1, b.l1) && sameGuest(a.l2, b.l2)
+    && a.stat.nmi_injections === b.stat.nmi_injections && a.stat.nmi_window_exits === b.stat.nmi_window_exits
+    && a.stat.irq_injections === b.stat.irq_injections && a.stat.irq_window_exits === b.stat.irq_window_exits
+    && a.stat.irq_exits === b.stat.irq_exits && a.stat.exits === b.stat.exits && a.stat.nested_run === b.stat.nested_run
+    && a.stat.halt_exits === b.stat.halt_exits && sameArray(a.warned, b.warned);
+}
