@@ -3,7 +3,7 @@
 // divergence of kind left-throws / right-throws.
 
 import { advance, makeModel, step, type Model } from '../../models/svm/model.js';
-import { createState, cloneState, copyState, sameState, type VcpuState } from '../../models/svm/state.js';
+import { createState, cloneState, copyState, sameApartFromHardware, type VcpuState } from '../../models/svm/state.js';
 import type { SvmEvent } from '../../models/svm/events.js';
 import { latent, latentDiff, diffRecords, abstractState, observeStep, sameObservation, OBSERVATION_KEYS, type Observation, type Primitive } from '../../models/svm/observe.js';
 import { stepFeatures } from './coverage.js';
@@ -255,7 +255,7 @@ export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage =
       capture.out.push({ step: i + 1, left: cloneState(sl), right: cloneState(sr), al, ar, features: transitions.length });
     }
   }
-  if (events.length && !sameState(sl, sr)) {
+  if (events.length && !sameApartFromHardware(sl, sr)) {
     const fields = latentDiff(sl, sr);
     if (fields.length) {
       // A latent difference has no step of its own: it is keyed as '(end)', not by the

@@ -95,7 +95,7 @@ interface CorpusItem {
  * event: the prefix it shares with the parent is not replayed. Snapshots are taken every
  * SNAPSHOT_EVERY steps, when a child first runs that far into the parent's prefix; each
  * holds two states of ~1.8 kB. At most MAX_SNAPSHOTS per lane (~15 MB); past it, the
- * inputs that got theirs first lose them (hot parents take them again).
+ * inputs whose snapshots served least recently lose them.
  */
 const SNAPSHOT_EVERY = 2;
 const MAX_SNAPSHOTS = 4096;
@@ -135,8 +135,8 @@ export class Lane {
   /** The focused pair (see setFocus), or null. */
   private focus: (Focus & { ml: Model }) | null = null;
   iteration = 0;
-  /** Inputs holding snapshots, oldest first, and how many snapshots they hold in all. */
-  private readonly snapHolders: CorpusItem[] = [];
+  /** Inputs holding snapshots, least recently used first, and how many snapshots they hold in all. */
+  private readonly snapHolders = new Map<CorpusItem, true>();
   private snapCount = 0;
   /** The parent of the mutation in progress (its snapshots serve in-context choices). */
   private parent: CorpusItem | null = null;
@@ -196,6 +196,8 @@ export class Lane {
     const have = parent.snaps?.length ?? 0;
     const opts: ExecOptions = {};
     if (have) {
+      this.snapHolders.delete(parent);
+      this.snapHolders.set(parent, true);
       opts.from = parent.snaps![Math.min(k, have) - 1];
       opts.prefixFeatures = parent.transitions;
       opts.into = [this.scratch[0], this.scratch[1]];
@@ -203,7 +205,7 @@ export class Lane {
     if (k > have) {
       if (!parent.snaps) {
         parent.snaps = [];
-        this.snapHolders.push(parent);
+        this.snapHolders.set(parent, true);
       }
       opts.capture = { every: SNAPSHOT_EVERY, upto: shared, out: parent.snaps };
     }
@@ -213,8 +215,9 @@ export class Lane {
   /** Counts the snapshots an execution took and drops the oldest holders' past the cap. */
   private tookSnapshots(n: number): void {
     this.snapCount += n;
-    while (this.snapCount > MAX_SNAPSHOTS && this.snapHolders.length) {
-      const old = this.snapHolders.shift()!;
+    for (const old of this.snapHolders.keys()) {
+      if (this.snapCount <= MAX_SNAPSHOTS) break;
+      this.snapHolders.delete(old);
       this.snapCount -= old.snaps?.length ?? 0;
       old.snaps = null;
     }

@@ -3,7 +3,8 @@
 // cloneState, copyState or sameState forgets it, or if two copies share an object.
 
 import { describe, expect, it } from 'vitest';
-import { cloneState, copyState, createState, sameState, type VcpuState } from '../../models/svm/state.js';
+import { cloneState, copyState, createState, sameApartFromHardware, sameState, type VcpuState } from '../../models/svm/state.js';
+import { latentDiff } from '../../models/svm/observe.js';
 import { advance, makeModel } from '../../models/svm/model.js';
 import { defaultConfig } from '../../models/svm/config.js';
 import { BUILTIN_VERSIONS } from '../../models/svm/versions.js';
@@ -106,6 +107,20 @@ describe('state copies', () => {
       perturb(b, p);
       expect(sameState(a, b), p).toBe(false);
     }
+  });
+
+  it('sameApartFromHardware sees every change the latent table sees (the engine skips latentDiff on it)', () => {
+    let seen = 0;
+    for (const v of states.filter((_, i) => i % 7 === 0)) {
+      for (const p of allLeaves) {
+        const b = cloneState(v);
+        perturb(b, p);
+        if (latentDiff(v, b).length === 0) continue;
+        seen++;
+        expect(sameApartFromHardware(v, b), p).toBe(false);
+      }
+    }
+    expect(seen).toBeGreaterThan(100);
   });
 });
 
