@@ -113,6 +113,15 @@ describe('entry codec', () => {
     expect(decodeEntry(bytes, 'f').config).toEqual(defaultConfig());
   });
 
+  it('fills event fields missing from an older entry with their defaults (a field added to a kind)', () => {
+    const bytes = broken((o) => {
+      o.events = [{ kind: 'set_vcpu_events', nmi_pending: '1', nmi_injected: false, nmi_masked: true, shadow: 'keep' }];
+    });
+    expect(decodeEntry(bytes, 'f').events).toEqual([{ ...defaultEvent('set_vcpu_events'), nmi_pending: '1', nmi_masked: true }]);
+    // A field with a value outside its domain is still an error, named.
+    rejects(broken((o) => { o.events = [{ kind: 'set_vcpu_events', exception: 'maybe' }]; }), /event #0: set_vcpu_events: field 'exception' must be one of/);
+  });
+
   it('round-trips through a file', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svmfuzz-codec-'));
     try {

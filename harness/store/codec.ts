@@ -3,7 +3,7 @@
 // tables so a stale or damaged file is rejected with its name, never half-run.
 
 import { Packr } from 'msgpackr';
-import { checkEvent, type SvmEvent } from '../../models/svm/events.js';
+import { checkEvent, specOf, type SvmEvent } from '../../models/svm/events.js';
 import { checkKnob, defaultConfig, type SvmConfig } from '../../models/svm/config.js';
 import { ENTRY_SCHEMA, ALPHABET_VERSION, type CorpusEntry, type VersionRef, type Origin, type Expected, type EntryDivergence, type EntryCause } from './entry.js';
 import type { DivergenceKind, FieldDiff } from '../engine/execute.js';
@@ -80,13 +80,24 @@ function config(x: unknown): SvmConfig {
   return cfg as SvmConfig;
 }
 
+/**
+ * Missing fields take their defaults, as missing knobs do: an entry written before a field
+ * joined its event kind still loads (a new field's default keeps the old meaning).
+ */
 function events(x: unknown): SvmEvent[] {
   need(Array.isArray(x), "'events' is missing or not a list");
-  x.forEach((e, i) => {
-    const err = checkEvent(e);
+  return x.map((e, i) => {
+    const spec = isObj(e) && typeof e.kind === 'string' ? specOf(e.kind) : undefined;
+    let full = e;
+    if (spec && isObj(e) && Object.keys(spec.fields).some((name) => !(name in e))) {
+      const filled: Obj = { ...e };
+      for (const [name, f] of Object.entries(spec.fields)) if (!(name in filled)) filled[name] = Array.isArray(f.default) ? [...f.default] : f.default;
+      full = filled;
+    }
+    const err = checkEvent(full);
     need(err === null, `event #${i}: ${err}`);
+    return full as SvmEvent;
   });
-  return x as SvmEvent[];
 }
 
 function origin(x: unknown): Origin | null {

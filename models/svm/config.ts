@@ -42,6 +42,14 @@ export const KNOBS = {
     type: 'bool', default: true, tag: 'INFER',
     doc: 'B.4/C.3: a completed event delivery ends the interrupt shadow the guest was entered with.',
   },
+  exceptionPayload: {
+    type: 'bool', default: true, tag: 'param',
+    doc: 'KVM_CAP_EXCEPTION_PAYLOAD enabled by userspace (QEMU and the selftests do): GET/SET_VCPU_EVENTS carry pending exceptions and payloads apart.',
+  },
+  tripleFaultEvent: {
+    type: 'bool', default: true, tag: 'param',
+    doc: 'KVM_CAP_X86_TRIPLE_FAULT_EVENT enabled by userspace: GET/SET_VCPU_EVENTS carry triple_fault.pending.',
+  },
   setVcpuEventsClearsVnmiPending: {
     type: 'bool', default: false, tag: 'UNSURE',
     doc: 'E.4/A.3: KVM_SET_VCPU_EVENTS with a valid nmi.pending=0 also clears V_NMI_PENDING (source read: it does not).',

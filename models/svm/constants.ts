@@ -60,6 +60,9 @@ export const SVM_EXIT_NONE = 0;
 /** Exception vectors the model uses. */
 export const DE_VECTOR = 0;
 export const DB_VECTOR = 1;
+export const NMI_VECTOR = 2;
+export const BP_VECTOR = 3;
+export const OF_VECTOR = 4;
 export const UD_VECTOR = 6;
 export const DF_VECTOR = 8;
 export const TS_VECTOR = 10;
@@ -69,6 +72,9 @@ export const GP_VECTOR = 13;
 export const PF_VECTOR = 14;
 export const AC_VECTOR = 17;
 export const MC_VECTOR = 18;
+/** DR6 B0-B3 (DR_TRAP_BITS) and bit 12, which payload delivery clears (kvm_deliver_exception_payload). */
+export const DR_TRAP_BITS = 0xf;
+export const DR6_BIT12 = 1 << 12;
 /** Exceptions that push an error code (the ones the model uses). */
 export const exceptionHasErrorCode = (vector: number): boolean =>
   vector === DF_VECTOR || vector === SS_VECTOR || vector === GP_VECTOR || vector === PF_VECTOR || vector === AC_VECTOR;
@@ -100,7 +106,7 @@ const EXIT_NAMES: Record<number, string> = {
   [SVM_EXIT_SHUTDOWN]: 'SHUTDOWN', [SVM_EXIT_VMRUN]: 'VMRUN', [SVM_EXIT_STGI]: 'STGI', [SVM_EXIT_CLGI]: 'CLGI',
   [SVM_EXIT_NPF]: 'NPF', [SVM_EXIT_ERR]: 'ERR', [SVM_EXIT_NONE]: 'NONE',
 };
-const VECTOR_NAMES: Record<number, string> = { 1: 'DB', 6: 'UD', 12: 'SS', 13: 'GP', 14: 'PF', 17: 'AC', 18: 'MC' };
+const VECTOR_NAMES: Record<number, string> = { 1: 'DB', 3: 'BP', 4: 'OF', 6: 'UD', 8: 'DF', 10: 'TS', 11: 'NP', 12: 'SS', 13: 'GP', 14: 'PF', 17: 'AC', 18: 'MC' };
 
 /** Display name of an exit code: "IRET", "NPF", "EXCP_GP". */
 export function exitName(code: number): string {

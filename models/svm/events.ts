@@ -18,7 +18,7 @@ import {
 import { cur, type VcpuState } from './state.js';
 import { guest_execute, hw_delivery_fault, insn, async, NPF_IN_L0_TABLES, NPF_IN_L1_TABLES } from './hardware.js';
 import type { KvmOps } from './kvm/ops.js';
-import type { VcpuEvents } from './kvm/x86.js';
+import type { VcpuEvents, SetVcpuEvents } from './kvm/x86.js';
 
 // ---- field descriptions ---------------------------------------------------------------
 
@@ -54,6 +54,8 @@ const ev = <const F extends Record<string, FieldSpec>>(spec: EventSpec<F>): Even
 const VECTORS = ['DB', 'UD', 'SS', 'GP', 'PF'] as const;
 const VECTOR_NUM: Record<(typeof VECTORS)[number], number> = { DB: DB_VECTOR, UD: UD_VECTOR, SS: SS_VECTOR, GP: GP_VECTOR, PF: PF_VECTOR };
 const IRQ_VECTORS = ['0x30', '0x68', '0xec'] as const;
+/** Exceptions vmcb12 may intercept: the ones guests raise here, and those KVM synthesises (#DF) or userspace injects. */
+const VMCB12_EXCEPTIONS = [...VECTORS, 'DF', 'TS', 'NP', 'BP', 'OF'] as const;
 
 const VMCB12_INTERCEPTS = ['nmi', 'intr', 'vintr', 'iret', 'hlt', 'ioio', 'cpuid', 'shutdown'] as const;
 const VMCB12_INT_CTL = ['v_intr_masking', 'v_irq', 'v_nmi_enable', 'v_nmi_pending', 'v_nmi_blocking'] as const;
@@ -62,6 +64,62 @@ const INT_CTL_BITS: Record<(typeof VMCB12_INT_CTL)[number], number> = {
   v_nmi_pending: V_NMI_PENDING_MASK, v_nmi_blocking: V_NMI_BLOCKING_MASK,
 };
 const VMCB12_INJECT = ['none', 'intr_0x68', 'intr_0x30', 'nmi', 'GP', 'SS', 'soft_0x30'] as const;
+
+/** Vectors KVM_SET_VCPU_EVENTS may name: the modelled exceptions, and two it must refuse. */
+const EXCEPTION_NRS = ['DB', 'BP', 'OF', 'UD', 'DF', 'TS', 'NP', 'SS', 'GP', 'PF', 'NMI', '32'] as const;
+const EXCEPTION_NR: Record<(typeof EXCEPTION_NRS)[number], number> = {
+  DB: DB_VECTOR, BP: 3, OF: 4, UD: UD_VECTOR, DF: 8, TS: 10, NP: 11, SS: SS_VECTOR, GP: GP_VECTOR, PF: PF_VECTOR, NMI: 2, '32': 32,
+};
+
+/** The fields of `set_vcpu_events` (apart, so that setVcpuEventsArgs can name their types). */
+const SET_VCPU_EVENTS_FIELDS = {
+  nmi_pending: { type: 'enum', values: ['keep', '0', '1', '2'], default: 'keep', doc: "nmi.pending ('keep': VALID_NMI_PENDING not set)" },
+  nmi_injected: { type: 'bool', default: false, doc: 'nmi.injected' },
+  nmi_masked: { type: 'bool', default: false, doc: 'nmi.masked' },
+  shadow: { type: 'enum', values: ['keep', '0', '1'], default: 'keep', doc: "interrupt.shadow ('keep': VALID_SHADOW not set)" },
+  exception: { type: 'enum', values: ['keep', 'none', 'pending', 'injected'], default: 'keep', doc: "exception.pending/injected ('keep': the exception fields as read)" },
+  exception_nr: { type: 'enum', values: EXCEPTION_NRS, default: 'GP', doc: 'exception.nr (NMI and 32: invalid, -EINVAL when pending or injected)' },
+  error_code: { type: 'enum', values: ['none', '0', '0xdeadbeef'], default: 'none', doc: 'exception.has_error_code and error_code' },
+  payload: { type: 'enum', values: ['none', '0x4000', '0xdead000'], default: 'none', doc: 'exception_has_payload and exception_payload (DR6 bits for #DB, CR2 for #PF)' },
+  payload_flag: { type: 'enum', values: ['as_read', '0', '1'], default: 'as_read', doc: "KVM_VCPUEVENT_VALID_PAYLOAD ('as_read': set when GET set it, i.e. the capability is on)" },
+  interrupt: { type: 'enum', values: ['keep', 'none', 'injected', 'soft'], default: 'keep', doc: "interrupt.injected/soft ('keep': as read)" },
+  interrupt_nr: { type: 'enum', values: IRQ_VECTORS, default: '0x30', doc: 'interrupt.nr' },
+  triple_fault: { type: 'enum', values: ['as_read', 'none', '0', '1'], default: 'as_read', doc: "triple_fault.pending ('none': VALID_TRIPLE_FAULT not set; 'as_read': as GET reported it)" },
+  bad_flag: { type: 'bool', default: false, doc: 'a flag bit KVM does not define (-EINVAL)' },
+} as const satisfies Record<string, FieldSpec>;
+
+/**
+ * The struct userspace passes to KVM_SET_VCPU_EVENTS for a `set_vcpu_events` event. A
+ * field at keep/as_read takes what KVM_GET_VCPU_EVENTS returns just before (QEMU's
+ * put-after-get; that read is part of the round trip, not an observation).
+ */
+function setVcpuEventsArgs(k: KvmOps, v: VcpuState, e: FieldsOf<typeof SET_VCPU_EVENTS_FIELDS>): SetVcpuEvents {
+  const read = e.exception === 'keep' || e.interrupt === 'keep' || e.payload_flag === 'as_read' || e.triple_fault === 'as_read'
+    ? k.kvm_vcpu_ioctl_x86_get_vcpu_events(k, v) : null;
+  const exception = e.exception === 'keep'
+    ? {
+      injected: read!.exceptionInjected, pending: read!.exceptionPending, nr: read!.exceptionNr, hasErrorCode: read!.exceptionHasErrorCode,
+      errorCode: read!.exceptionErrorCode, hasPayload: read!.exceptionHasPayload, payload: read!.exceptionPayload,
+    }
+    : {
+      injected: e.exception === 'injected', pending: e.exception === 'pending', nr: EXCEPTION_NR[e.exception_nr],
+      hasErrorCode: e.error_code !== 'none', errorCode: e.error_code === 'none' ? 0 : numberOf(e.error_code),
+      hasPayload: e.payload !== 'none', payload: e.payload === 'none' ? 0 : numberOf(e.payload),
+    };
+  const interrupt = e.interrupt === 'keep'
+    ? { injected: read!.interruptInjected, nr: read!.interruptNr, soft: false }
+    : { injected: e.interrupt !== 'none', nr: numberOf(e.interrupt_nr), soft: e.interrupt === 'soft' };
+  return {
+    flags: { payload: e.payload_flag === 'as_read' ? read!.validPayload : e.payload_flag === '1', unknown: e.bad_flag },
+    exception,
+    interrupt,
+    nmiPending: e.nmi_pending === 'keep' ? null : Number(e.nmi_pending),
+    nmiInjected: e.nmi_injected,
+    nmiMasked: e.nmi_masked,
+    shadow: e.shadow === 'keep' ? null : e.shadow === '1',
+    tripleFault: e.triple_fault === 'as_read' ? read!.tripleFault : e.triple_fault === 'none' ? null : e.triple_fault === '1',
+  };
+}
 
 const l1Only = (v: VcpuState): boolean => !v.guestMode && v.cfg.nested;
 /** L1 may VMRUN: nesting is on and L1 has EFER.SVME (an INIT clears it; L1 does not set it again here). */
@@ -92,7 +150,7 @@ function writeVmcb12(v: VcpuState, e: FieldsOf<(typeof ALPHABET)['vmrun']['field
   let intercepts = bit(INTERCEPT.VMRUN); // required by nested_vmcb_check_controls
   for (const f of e.intercepts) intercepts |= INTERCEPT_BIT[f];
   let exceptions = 0;
-  for (const x of e.exceptions) exceptions |= bit(VECTOR_NUM[x]);
+  for (const x of e.exceptions) exceptions |= bit(EXCEPTION_NR[x]);
   let intCtl = 0;
   for (const f of e.int_ctl) intCtl |= INT_CTL_BITS[f];
   vmcb12.intercepts = intercepts;
@@ -122,20 +180,10 @@ export const ALPHABET = {
     apply: (k, v, e) => k.kvm_apic_set_irq(k, v, Number(e.vector)),
   }),
   set_vcpu_events: ev({
-    doc: 'KVM_SET_VCPU_EVENTS: NMI state and interrupt shadow (exception/interrupt written back as read)',
+    doc: 'KVM_SET_VCPU_EVENTS: exception, interrupt, NMI, shadow and triple-fault state; a field left at keep/as_read is written back as KVM_GET_VCPU_EVENTS read it (a GET/modify/SET round trip)',
     where: 'host',
-    fields: {
-      nmi_pending: { type: 'enum', values: ['keep', '0', '1', '2'], default: 'keep', doc: "nmi.pending ('keep': VALID_NMI_PENDING not set)" },
-      nmi_injected: { type: 'bool', default: false, doc: 'nmi.injected' },
-      nmi_masked: { type: 'bool', default: false, doc: 'nmi.masked' },
-      shadow: { type: 'enum', values: ['keep', '0', '1'], default: 'keep', doc: "interrupt.shadow ('keep': VALID_SHADOW not set)" },
-    },
-    apply: (k, v, e) => k.kvm_vcpu_ioctl_x86_set_vcpu_events(k, v, {
-      nmiPending: e.nmi_pending === 'keep' ? null : Number(e.nmi_pending),
-      nmiInjected: e.nmi_injected,
-      nmiMasked: e.nmi_masked,
-      shadow: e.shadow === 'keep' ? null : e.shadow === '1',
-    }),
+    fields: SET_VCPU_EVENTS_FIELDS,
+    apply: (k, v, e) => k.kvm_vcpu_ioctl_x86_set_vcpu_events(k, v, setVcpuEventsArgs(k, v, e)),
   }),
   get_vcpu_events: ev({
     doc: 'KVM_GET_VCPU_EVENTS: what userspace reads (observed as events.*)',
@@ -143,10 +191,10 @@ export const ALPHABET = {
     apply: (k, v) => k.kvm_vcpu_ioctl_x86_get_vcpu_events(k, v),
   }),
   run: ev({
-    doc: 'KVM_RUN: enter the guest; until=first_exit: a signal ends KVM_RUN after the next exit',
+    doc: 'KVM_RUN: enter the guest; until=first_exit: a signal ends KVM_RUN after the next exit; until=immediate_exit: kvm_run->immediate_exit, KVM_RUN returns -EINTR before entering',
     where: 'host',
-    fields: { until: { type: 'enum', values: ['userspace', 'first_exit'], default: 'userspace', doc: 'when KVM_RUN returns' } },
-    apply: (k, v, e) => k.kvm_arch_vcpu_ioctl_run(k, v, e.until === 'first_exit'),
+    fields: { until: { type: 'enum', values: ['userspace', 'first_exit', 'immediate_exit'], default: 'userspace', doc: 'when KVM_RUN returns' } },
+    apply: (k, v, e) => k.kvm_arch_vcpu_ioctl_run(k, v, e.until === 'first_exit', e.until === 'immediate_exit'),
   }),
 
   // ---- guest instructions (L2 in guest mode, else L1) ----
@@ -175,12 +223,20 @@ export const ALPHABET = {
   }),
   phys_intr: guestInsn('a host interrupt arrives while the guest runs: #VMEXIT(INTR)', async.phys_intr),
   host_nmi: guestInsn('a host NMI arrives while the guest runs: #VMEXIT(NMI)', async.host_nmi),
+  kick: ev({
+    doc: 'userspace kicks the running vCPU (a signal to its thread, whose IPI exits the guest with #VMEXIT(INTR)): KVM_RUN returns EINTR at that exit',
+    where: 'guest', fields: {},
+    apply: (k, v) => guest_execute(k, v, (k2, v2) => {
+      v2.signalPending = true;
+      async.phys_intr(k2, v2);
+    }),
+  }),
   vmrun: ev({
     doc: 'L1 executes VMRUN with a vmcb12 it prepared (intercepts, event_inj, int_ctl, int_state)',
     where: 'guest',
     fields: {
       intercepts: { type: 'flags', values: VMCB12_INTERCEPTS, default: ['nmi', 'intr'], doc: 'vmcb12 intercepts (VMRUN is always set)' },
-      exceptions: { type: 'flags', values: VECTORS, default: [], doc: 'vmcb12 exception intercepts' },
+      exceptions: { type: 'flags', values: VMCB12_EXCEPTIONS, default: [], doc: 'vmcb12 exception intercepts' },
       inject: { type: 'enum', values: VMCB12_INJECT, default: 'none', doc: 'vmcb12.event_inj (soft_0x30: a software interrupt, INTn)' },
       int_ctl: { type: 'flags', values: VMCB12_INT_CTL, default: ['v_intr_masking'], doc: 'vmcb12.int_ctl bits' },
       int_vector: { type: 'enum', values: ['0x30', '0x68'], default: '0x30', doc: 'vmcb12.int_vector (for v_irq)' },

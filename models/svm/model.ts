@@ -26,6 +26,7 @@ export function beginStep(v: VcpuState): void {
   if (log.delivered.length) log.delivered.length = 0;
   if (log.warns.length) log.warns.length = 0;
   log.userspaceExit = '';
+  if (log.ioctl) log.ioctl = '';
   v.hw.entries = 0;
 }
 

@@ -40,6 +40,7 @@ export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
   level: 'which guest runs (or would run): L1 or L2',
   mp_state: 'RUNNABLE or HALTED',
   warns: 'WARN_ON_ONCE sites that fired in this step',
+  ioctl: "the error an ioctl of this step returned (EINVAL), '' if none",
   'stat.nmi_injections': 'debugfs nmi_injections',
   'stat.nmi_window_exits': 'debugfs nmi_window_exits',
   'stat.irq_injections': 'debugfs irq_injections',
@@ -47,6 +48,7 @@ export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
   'stat.exits': 'debugfs exits',
   'stat.nested_run': 'debugfs nested_run',
   'vmcb12.exit_code': 'vmcb12.control.exit_code as L1 reads it',
+  'vmcb12.exit_info_1': 'vmcb12.control.exit_info_1 (an exception exit: its error code)',
   'vmcb12.exit_int_info': 'vmcb12.control.exit_int_info',
   'vmcb12.int_state': 'vmcb12.control.int_state (bit 0: interrupt shadow)',
   'vmcb12.int_ctl': 'vmcb12.control.int_ctl bits V_IRQ/V_NMI_PENDING/V_NMI_BLOCKING',
@@ -56,7 +58,8 @@ export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
   'events.nmi_masked': 'KVM_GET_VCPU_EVENTS nmi.masked',
   'events.shadow': 'KVM_GET_VCPU_EVENTS interrupt.shadow (STI|MOV_SS = 3)',
   'events.interrupt': 'KVM_GET_VCPU_EVENTS interrupt.injected/nr',
-  'events.exception': 'KVM_GET_VCPU_EVENTS exception.injected/pending/nr',
+  'events.exception': "KVM_GET_VCPU_EVENTS exception: injected, pending or both (without the payload capability a pending one reads as both), ':' nr, '/err=' the error code, '/payload=' the payload; 'none'",
+  'events.triple_fault': 'KVM_GET_VCPU_EVENTS triple_fault.pending (null without KVM_CAP_X86_TRIPLE_FAULT_EVENT)',
 };
 
 /** The observation's keys in order (OBSERVATION_FIELDS lists the same ones). */
@@ -75,6 +78,7 @@ export function observe(v: VcpuState, skipped: boolean, events: VcpuEvents | nul
     level: v.guestMode ? 'L2' : 'L1',
     mp_state: v.mpState,
     warns: log.warns.join(';'),
+    ioctl: log.ioctl,
     'stat.nmi_injections': v.stat.nmi_injections,
     'stat.nmi_window_exits': v.stat.nmi_window_exits,
     'stat.irq_injections': v.stat.irq_injections,
@@ -82,6 +86,7 @@ export function observe(v: VcpuState, skipped: boolean, events: VcpuEvents | nul
     'stat.exits': v.stat.exits,
     'stat.nested_run': v.stat.nested_run,
     'vmcb12.exit_code': exitName(vmcb12.exitCode),
+    'vmcb12.exit_info_1': hex(vmcb12.exitInfo1),
     'vmcb12.exit_int_info': hex(vmcb12.exitIntInfo),
     'vmcb12.int_state': vmcb12.intState,
     'vmcb12.int_ctl': hex(vmcb12.intCtl & (V_IRQ_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MASK)),
@@ -91,10 +96,16 @@ export function observe(v: VcpuState, skipped: boolean, events: VcpuEvents | nul
     'events.nmi_masked': events ? events.nmiMasked : null,
     'events.shadow': events ? events.interruptShadow : null,
     'events.interrupt': events ? (events.interruptInjected ? hex(events.interruptNr) : 'none') : null,
-    'events.exception': events
-      ? (events.exceptionInjected ? `injected:${events.exceptionNr}` : events.exceptionPending ? `pending:${events.exceptionNr}` : 'none')
-      : null,
+    'events.exception': events ? exceptionText(events) : null,
+    'events.triple_fault': events ? events.tripleFault : null,
   };
+}
+
+/** KVM_GET_VCPU_EVENTS' exception as one text (see OBSERVATION_FIELDS). */
+function exceptionText(e: VcpuEvents): string {
+  const state = e.exceptionInjected && e.exceptionPending ? 'injected+pending' : e.exceptionInjected ? 'injected' : e.exceptionPending ? 'pending' : '';
+  if (!state) return 'none';
+  return `${state}:${e.exceptionNr}${e.exceptionHasErrorCode ? `/err=${hex(e.exceptionErrorCode)}` : ''}${e.exceptionHasPayload ? `/payload=${hex(e.exceptionPayload)}` : ''}`;
 }
 
 const VMCB12_INT_CTL_SHOWN = V_IRQ_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MASK;
@@ -116,7 +127,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 export function sameObservation(a: VcpuState, b: VcpuState): boolean {
   const la = a.log;
   const lb = b.log;
-  if (la.skipped !== lb.skipped || la.userspaceExit !== lb.userspaceExit) return false;
+  if (la.skipped !== lb.skipped || la.userspaceExit !== lb.userspaceExit || la.ioctl !== lb.ioctl) return false;
   if (!sameList(la.exits, lb.exits) || !sameList(la.reflected, lb.reflected) || !sameList(la.delivered, lb.delivered) || !sameList(la.warns, lb.warns)) return false;
   if ((a.phase === 'host') !== (b.phase === 'host') || a.guestMode !== b.guestMode || a.mpState !== b.mpState) return false;
   const sa = a.stat;
@@ -125,14 +136,15 @@ export function sameObservation(a: VcpuState, b: VcpuState): boolean {
     || sa.irq_window_exits !== sb.irq_window_exits || sa.exits !== sb.exits || sa.nested_run !== sb.nested_run) return false;
   const x = a.vmcb12;
   const y = b.vmcb12;
-  if (x.exitCode !== y.exitCode || (x.exitIntInfo >>> 0) !== (y.exitIntInfo >>> 0) || x.intState !== y.intState
+  if (x.exitCode !== y.exitCode || (x.exitIntInfo >>> 0) !== (y.exitIntInfo >>> 0) || x.intState !== y.intState || (x.exitInfo1 >>> 0) !== (y.exitInfo1 >>> 0)
     || ((x.intCtl ^ y.intCtl) & VMCB12_INT_CTL_SHOWN) !== 0 || (x.eventInj >>> 0) !== (y.eventInj >>> 0)) return false;
   const ra = la.read;
   const rb = lb.read;
   if (ra === null || rb === null) return ra === rb;
   return ra.nmiPending === rb.nmiPending && ra.nmiInjected === rb.nmiInjected && ra.nmiMasked === rb.nmiMasked
-    && ra.interruptShadow === rb.interruptShadow && ra.interruptInjected === rb.interruptInjected && ra.interruptNr === rb.interruptNr
-    && ra.exceptionInjected === rb.exceptionInjected && ra.exceptionPending === rb.exceptionPending && ra.exceptionNr === rb.exceptionNr;
+    && ra.interruptShadow === rb.interruptShadow && ra.interruptInjected === rb.interruptInjected
+    && (!ra.interruptInjected || ra.interruptNr === rb.interruptNr) && ra.tripleFault === rb.tripleFault
+    && exceptionText(ra) === exceptionText(rb); // a get_vcpu_events step: rare, a string is fine
 }
 
 /** The observation of the last advance() of v (see model.ts). */
@@ -200,6 +212,9 @@ export const LATENT: readonly LatentField[] = [
   ['interrupt.injected', (v) => (v.interrupt.injected ? v.interrupt.nr : -1), (x) => ((x as number) < 0 ? 'none' : hex(x as number))],
   ['exception.pending', (v) => (v.exception.pending ? v.exception.vector : -1)],
   ['exception.injected', (v) => (v.exception.injected ? v.exception.vector : -1)],
+  ['exception_vmexit.pending', (v) => (v.exceptionVmexit.pending ? v.exceptionVmexit.vector : -1)],
+  ['cr2', (v) => v.cr2, asHex],
+  ['dr6', (v) => v.dr6, asHex],
   ['apic_irr', (v) => v.apicIrr.map(hex).join(','), undefined, (a, b) => sameNumbers(a.apicIrr, b.apicIrr)],
   ['guest_gif', (v) => v.guestGif],
   ['complete_userspace_io', (v) => v.completeUserspaceIo],

@@ -79,6 +79,8 @@ export interface StepLog {
   skipped: boolean;
   /** The KVM_GET_VCPU_EVENTS view the event read, if it read one (set by advance()). */
   read: VcpuEvents | null;
+  /** The error an ioctl of this step returned ('EINVAL'), or ''. */
+  ioctl: string;
 }
 
 export interface Stat {
@@ -122,8 +124,17 @@ export interface VcpuState {
   softIntInjected: boolean;
 
   interrupt: { injected: boolean; nr: number; soft: boolean };
-  exception: { pending: boolean; injected: boolean; vector: number; hasErrorCode: boolean; errorCode: number };
-  exceptionVmexit: { pending: boolean; vector: number; hasErrorCode: boolean; errorCode: number };
+  /** vcpu->arch.exception (kvm_queued_exception): has_payload/payload are CR2 for #PF, DR6 bits for #DB. */
+  exception: { pending: boolean; injected: boolean; vector: number; hasErrorCode: boolean; errorCode: number; hasPayload: boolean; payload: number };
+  exceptionVmexit: { pending: boolean; vector: number; hasErrorCode: boolean; errorCode: number; hasPayload: boolean; payload: number };
+  /**
+   * vcpu->arch.exception_from_userspace: KVM_SET_VCPU_EVENTS set a pending exception; the
+   * next KVM_RUN turns it into an exception VM-exit if L2 runs and L1 intercepts it.
+   */
+  exceptionFromUserspace: boolean;
+  /** CR2 and DR6 of the running guest, where an exception's payload lands (kvm_deliver_exception_payload). */
+  cr2: number;
+  dr6: number;
   /** In-kernel LAPIC IRR: pending vectors, highest first. */
   apicIrr: number[];
   /** KVM requests, bitmask over REQ. */
@@ -163,7 +174,10 @@ export function emptyVmcb(): Vmcb {
 }
 
 const newGuest = (): GuestCpu => ({ frames: [], nmis: 0, irqs: 0, exceptions: 0 });
-export const newStepLog = (): StepLog => ({ exits: [], reflected: [], delivered: [], warns: [], userspaceExit: '', skipped: false, read: null });
+export const newStepLog = (): StepLog => ({ exits: [], reflected: [], delivered: [], warns: [], userspaceExit: '', skipped: false, read: null, ioctl: '' });
+
+/** DR6 at reset and after a #DB handler has seen it: the active-low bits set (DR6_ACTIVE_LOW). */
+export const DR6_ACTIVE_LOW = 0xffff0ff0;
 
 /** Effective vnmi module param (svm_hardware_setup: vnmi needs vgif; the CPU is assumed to have VNMI). */
 export const vnmiParam = (cfg: SvmConfig): boolean => cfg.vnmi && cfg.vgif;
@@ -227,8 +241,11 @@ export function createState(cfg: SvmConfig = defaultConfig()): VcpuState {
     nmiL1ToL2: false,
     softIntInjected: false,
     interrupt: { injected: false, nr: 0, soft: false },
-    exception: { pending: false, injected: false, vector: 0, hasErrorCode: false, errorCode: 0 },
-    exceptionVmexit: { pending: false, vector: 0, hasErrorCode: false, errorCode: 0 },
+    exception: { pending: false, injected: false, vector: 0, hasErrorCode: false, errorCode: 0, hasPayload: false, payload: 0 },
+    exceptionVmexit: { pending: false, vector: 0, hasErrorCode: false, errorCode: 0, hasPayload: false, payload: 0 },
+    exceptionFromUserspace: false,
+    cr2: 0,
+    dr6: DR6_ACTIVE_LOW,
     apicIrr: [],
     requests: 0,
     signalPending: false,
@@ -318,8 +335,17 @@ export function cloneState(v: VcpuState): VcpuState {
     nmiL1ToL2: v.nmiL1ToL2,
     softIntInjected: v.softIntInjected,
     interrupt: { injected: v.interrupt.injected, nr: v.interrupt.nr, soft: v.interrupt.soft },
-    exception: { ...v.exception },
-    exceptionVmexit: { ...v.exceptionVmexit },
+    exception: {
+      pending: v.exception.pending, injected: v.exception.injected, vector: v.exception.vector, hasErrorCode: v.exception.hasErrorCode,
+      errorCode: v.exception.errorCode, hasPayload: v.exception.hasPayload, payload: v.exception.payload,
+    },
+    exceptionVmexit: {
+      pending: v.exceptionVmexit.pending, vector: v.exceptionVmexit.vector, hasErrorCode: v.exceptionVmexit.hasErrorCode,
+      errorCode: v.exceptionVmexit.errorCode, hasPayload: v.exceptionVmexit.hasPayload, payload: v.exceptionVmexit.payload,
+    },
+    exceptionFromUserspace: v.exceptionFromUserspace,
+    cr2: v.cr2,
+    dr6: v.dr6,
     apicIrr: v.apicIrr.slice(),
     requests: v.requests,
     signalPending: v.signalPending,
@@ -386,9 +412,14 @@ export function copyState(d: VcpuState, s: VcpuState): void {
   const de = d.exception;
   const se = s.exception;
   de.pending = se.pending; de.injected = se.injected; de.vector = se.vector; de.hasErrorCode = se.hasErrorCode; de.errorCode = se.errorCode;
+  de.hasPayload = se.hasPayload; de.payload = se.payload;
   const dx = d.exceptionVmexit;
   const sx = s.exceptionVmexit;
   dx.pending = sx.pending; dx.vector = sx.vector; dx.hasErrorCode = sx.hasErrorCode; dx.errorCode = sx.errorCode;
+  dx.hasPayload = sx.hasPayload; dx.payload = sx.payload;
+  d.exceptionFromUserspace = s.exceptionFromUserspace;
+  d.cr2 = s.cr2;
+  d.dr6 = s.dr6;
   copyArray(d.apicIrr, s.apicIrr);
   d.requests = s.requests;
   d.signalPending = s.signalPending;
@@ -455,8 +486,11 @@ export function sameApartFromHardware(a: VcpuState, b: VcpuState): boolean {
     && a.interrupt.injected === b.interrupt.injected && a.interrupt.nr === b.interrupt.nr && a.interrupt.soft === b.interrupt.soft
     && a.exception.pending === b.exception.pending && a.exception.injected === b.exception.injected && a.exception.vector === b.exception.vector
     && a.exception.hasErrorCode === b.exception.hasErrorCode && a.exception.errorCode === b.exception.errorCode
+    && a.exception.hasPayload === b.exception.hasPayload && a.exception.payload === b.exception.payload
     && a.exceptionVmexit.pending === b.exceptionVmexit.pending && a.exceptionVmexit.vector === b.exceptionVmexit.vector
     && a.exceptionVmexit.hasErrorCode === b.exceptionVmexit.hasErrorCode && a.exceptionVmexit.errorCode === b.exceptionVmexit.errorCode
+    && a.exceptionVmexit.hasPayload === b.exceptionVmexit.hasPayload && a.exceptionVmexit.payload === b.exceptionVmexit.payload
+    && a.exceptionFromUserspace === b.exceptionFromUserspace && a.cr2 === b.cr2 && a.dr6 === b.dr6
     && sameArray(a.apicIrr, b.apicIrr) && a.signalPending === b.signalPending
     && a.runExitReason === b.runExitReason && a.completeUserspaceIo === b.completeUserspaceIo && a.pioLinearRip === b.pioLinearRip
     && a.l1Svme === b.l1Svme && sameGuest(a.l1, b.l1) && sameGuest(a.l2, b.l2)

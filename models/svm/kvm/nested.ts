@@ -9,7 +9,7 @@ import {
   SVM_EVTINJ_TYPE_EXEPT, SVM_EVTINJ_VALID, SVM_EVTINJ_VALID_ERR, V_INTR_MASKING_MASK, V_TPR_MASK,
   V_IRQ_INJECTION_BITS_MASK, V_GIF_MASK, V_GIF_ENABLE_MASK, V_NMI_PENDING_MASK, V_NMI_ENABLE_MASK,
   V_NMI_BLOCKING_MASK, V_IRQ_MASK, X86_EFLAGS_IF, X86_EFLAGS_TF, X86_EFLAGS_FIXED, SVM_EXIT_ERR, SVM_EXIT_EXCP_BASE,
-  SVM_EXIT_INTR, SVM_EXIT_NMI, SVM_EXIT_NPF, SVM_EXIT_SHUTDOWN, DB_VECTOR, EBUSY, exitName, type InterceptName,
+  SVM_EXIT_INTR, SVM_EXIT_NMI, SVM_EXIT_NPF, SVM_EXIT_SHUTDOWN, DB_VECTOR, PF_VECTOR, EBUSY, exitName, type InterceptName,
 } from '../constants.js';
 import { REQ, kvm_make_request, kvm_clear_request, vnmiParam, WARN_ON_ONCE, type VcpuState, type Vmcb } from '../state.js';
 import { NESTED_EXIT_CONTINUE, NESTED_EXIT_DONE, NESTED_EXIT_HOST } from './svm.js';
@@ -246,10 +246,18 @@ export const nested = {
     return (v.nestedCtl.exceptions & bit(vector)) !== 0;
   },
 
+  /**
+   * nested_svm_inject_exception_vmexit (nested.c, the v6.1+ form on exception_vmexit): the
+   * exit code; exit_info_1 = the error code, when there is one (else it keeps what it held);
+   * a #DB's payload lands in DR6 (DR7.GD not modelled); any other vector but #PF with a
+   * payload is a WARN_ON. exit_info_2 (#PF: the payload or CR2) is not modelled.
+   */
   nested_svm_inject_exception_vmexit(k: KvmOps, v: VcpuState): void {
     const ex = v.exceptionVmexit;
     v.vmcb02.exitCode = SVM_EXIT_EXCP_BASE + ex.vector;
-    v.vmcb02.exitInfo1 = ex.hasErrorCode ? ex.errorCode : 0;
+    if (ex.hasErrorCode) v.vmcb02.exitInfo1 = ex.errorCode;
+    if (ex.vector === DB_VECTOR) k.kvm_deliver_exception_payload(k, v, ex);
+    else if (ex.vector !== PF_VECTOR) WARN_ON_ONCE(v, ex.hasPayload, 'nested_svm_inject_exception_vmexit: payload on an exception without one');
     v.exceptionVmexit.pending = false;
     k.nested_svm_vmexit(k, v);
   },

@@ -5,7 +5,7 @@
 
 import type { VcpuState } from '../state.js';
 import type { InterceptName } from '../constants.js';
-import type { VcpuEvents, SetVcpuEvents } from './x86.js';
+import type { VcpuEvents, SetVcpuEvents, QueuedException } from './x86.js';
 
 export interface KvmOps {
   // x86.c
@@ -31,7 +31,7 @@ export interface KvmOps {
   vcpu_enter_guest(k: KvmOps, v: VcpuState): number;
   vcpu_enter_guest_after_run(k: KvmOps, v: VcpuState): void;
   vcpu_run(k: KvmOps, v: VcpuState, r: number, afterExit: boolean): void;
-  kvm_arch_vcpu_ioctl_run(k: KvmOps, v: VcpuState, signal: boolean): void;
+  kvm_arch_vcpu_ioctl_run(k: KvmOps, v: VcpuState, signal: boolean, immediateExit?: boolean): void;
   kvm_skip_emulated_instruction(k: KvmOps, v: VcpuState): number;
   kvm_vcpu_do_singlestep(k: KvmOps, v: VcpuState): number;
   kvm_get_rflags(k: KvmOps, v: VcpuState): number;
@@ -44,6 +44,7 @@ export interface KvmOps {
   kvm_emulate_halt(k: KvmOps, v: VcpuState): number;
   kvm_vcpu_ioctl_x86_get_vcpu_events(k: KvmOps, v: VcpuState): VcpuEvents;
   kvm_vcpu_ioctl_x86_set_vcpu_events(k: KvmOps, v: VcpuState, e: SetVcpuEvents): void;
+  kvm_deliver_exception_payload(k: KvmOps, v: VcpuState, ex: QueuedException): void;
   // svm.c
   is_vnmi_enabled(k: KvmOps, v: VcpuState): boolean;
   svm_is_vnmi_pending(k: KvmOps, v: VcpuState): boolean;

@@ -139,8 +139,15 @@ export const svm = {
     cur(v).eventInj = (v.interrupt.nr | SVM_EVTINJ_VALID | type) >>> 0;
   },
 
+  /**
+   * svm_inject_exception: the payload first (kvm_deliver_exception_payload), then
+   * event_inj = vector | VALID | VALID_ERR (with an error code) | TYPE_EXEPT, and
+   * event_inj_err = the error code, written even without one. For #BP/#OF the kernel first
+   * moves RIP past the instruction (svm_update_soft_interrupt_rip): not modelled.
+   */
   svm_inject_exception(k: KvmOps, v: VcpuState): void {
     const ex = v.exception;
+    k.kvm_deliver_exception_payload(k, v, ex);
     const vmcb = cur(v);
     vmcb.eventInj = (ex.vector | SVM_EVTINJ_VALID | (ex.hasErrorCode ? SVM_EVTINJ_VALID_ERR : 0) | SVM_EVTINJ_TYPE_EXEPT) >>> 0;
     vmcb.eventInjErr = ex.errorCode;

@@ -9,10 +9,11 @@
 import {
   EBUSY, EINTR, KVM_X86_SHADOW_INT_STI, V_NMI_PENDING_MASK, DB_VECTOR, DF_VECTOR, X86_EFLAGS_TF, X86_EFLAGS_RF,
   X86_EFLAGS_FIXED, EXCPT_CONTRIBUTORY, EXCPT_PF, EXCPT_BENIGN, EXCPT_FAULT, exception_class, exception_type,
+  PF_VECTOR, BP_VECTOR, OF_VECTOR, NMI_VECTOR, DR_TRAP_BITS, DR6_BIT12,
 } from '../constants.js';
 import { MAX_ENTRIES_PER_STEP } from '../config.js';
 import {
-  REQ, cur, kvm_make_request, kvm_check_request, kvm_test_request, WARN_ON_ONCE, type VcpuState,
+  REQ, cur, kvm_make_request, kvm_check_request, kvm_test_request, kvm_clear_request, WARN_ON_ONCE, DR6_ACTIVE_LOW, type VcpuState,
 } from '../state.js';
 import { hw_resume_retry, livelock } from '../hardware.js';
 import type { KvmOps } from './ops.js';
@@ -86,7 +87,7 @@ export const x86 = {
     kvm_make_request(v, REQ.EVENT);
     // A re-injected exception was checked for interception when it was first queued.
     if (!reinject && v.guestMode && k.nested_svm_is_exception_vmexit(k, v, nr)) {
-      v.exceptionVmexit = { pending: true, vector: nr, hasErrorCode: hasError, errorCode };
+      v.exceptionVmexit = { pending: true, vector: nr, hasErrorCode: hasError, errorCode, hasPayload: false, payload: 0 };
       return;
     }
     const ex = v.exception;
@@ -117,6 +118,8 @@ export const x86 = {
     ex.hasErrorCode = hasError;
     ex.vector = nr;
     ex.errorCode = errorCode;
+    ex.hasPayload = false; // the model's own exceptions carry no payload
+    ex.payload = 0;
   },
   /** kvm_queue_exception / kvm_queue_exception_e: a new exception. */
   kvm_queue_exception(k: KvmOps, v: VcpuState, vector: number, hasErrorCode: boolean, errorCode: number): void {
@@ -180,6 +183,8 @@ export const x86 = {
     // breakpoint does not hit again when the instruction is restarted.
     if (v.exception.pending) {
       if (exception_type(v.exception.vector) === EXCPT_FAULT) k.__kvm_set_rflags(k, v, k.kvm_get_rflags(k, v) | X86_EFLAGS_RF);
+      // A #DB's payload reaches DR6 before the injection (DR7.GD is not modelled).
+      if (v.exception.vector === DB_VECTOR) k.kvm_deliver_exception_payload(k, v, v.exception);
       k.kvm_inject_exception(k, v);
       v.exception.pending = false;
       v.exception.injected = true;
@@ -319,18 +324,31 @@ export const x86 = {
   },
 
   /**
-   * KVM_RUN (kvm_arch_vcpu_ioctl_run). First what userspace completed (the port access of
-   * the last KVM_EXIT_IO), then the run loop. `signal`: userspace will kick the vCPU, so
-   * KVM_RUN returns after the first exit.
+   * KVM_RUN (kvm_arch_vcpu_ioctl_run). First an exception userspace made pending with
+   * KVM_SET_VCPU_EVENTS: if L2 runs and L1 intercepts its vector, it becomes an exception
+   * VM-exit (kvm_queue_exception_vmexit, 7709aba8f716, v6.1; the flag is cleared either
+   * way). Then what userspace completed (the port access of the last KVM_EXIT_IO); then
+   * kvm_run->immediate_exit returns -EINTR without entering; then the run loop. `signal`:
+   * userspace will kick the vCPU, so KVM_RUN returns after the first exit.
    */
-  kvm_arch_vcpu_ioctl_run(k: KvmOps, v: VcpuState, signal: boolean): void {
+  kvm_arch_vcpu_ioctl_run(k: KvmOps, v: VcpuState, signal: boolean, immediateExit = false): void {
     v.runExitReason = '';
+    const ex = v.exception;
+    if (v.exceptionFromUserspace && v.guestMode && k.nested_svm_is_exception_vmexit(k, v, ex.vector)) {
+      v.exceptionVmexit = {
+        pending: true, vector: ex.vector, hasErrorCode: ex.hasErrorCode, errorCode: ex.errorCode, hasPayload: ex.hasPayload, payload: ex.payload,
+      };
+      ex.injected = false;
+      ex.pending = false;
+    }
+    v.exceptionFromUserspace = false;
     let r = 1;
     const cui = v.completeUserspaceIo;
     if (cui) {
       v.completeUserspaceIo = '';
       r = k[cui](k, v);
     }
+    if (r > 0 && immediateExit) r = EINTR;
     // The signal stays pending while the guest runs; vcpu_run consumes it at the next exit.
     v.signalPending = signal;
     k.vcpu_run(k, v, r, false);
@@ -422,31 +440,70 @@ export const x86 = {
     return emulate_halt(k, v, false);
   },
 
-  /** KVM_GET_VCPU_EVENTS (x86.c kvm_vcpu_ioctl_x86_get_vcpu_events). Calls process_nmi first. */
+  /**
+   * KVM_GET_VCPU_EVENTS (x86.c kvm_vcpu_ioctl_x86_get_vcpu_events; read at AMDESE/linux-kvm
+   * 5217a662, the same on the modelled paths from v6.4 to v6.14). Folds queued NMIs, then
+   * picks the one exception the ABI can carry: exception_vmexit only when it is pending
+   * and no ordinary exception is pending or injected (7709aba8f716, v6.1). Without
+   * KVM_CAP_EXCEPTION_PAYLOAD a pending exception's payload is delivered first (CR2, DR6)
+   * and the exception reads as injected. Soft exceptions (#BP, #OF) read as neither
+   * pending nor injected; nr, error code and payload are copied whatever the state. A soft
+   * interrupt reads as not injected, and interrupt.soft is never reported. SMM is not
+   * modelled (the SMI fields read as zero).
+   */
   kvm_vcpu_ioctl_x86_get_vcpu_events(k: KvmOps, v: VcpuState): VcpuEvents {
     k.process_nmi(k, v);
-    const ex = v.exception;
+    const vmexit = v.exceptionVmexit.pending && !v.exception.pending && !v.exception.injected;
+    const ex = vmexit ? v.exceptionVmexit : v.exception;
+    const cap = v.cfg.exceptionPayload;
+    if (!cap && ex.pending && ex.hasPayload) k.kvm_deliver_exception_payload(k, v, ex);
+    const hard = !kvm_exception_is_soft(ex.vector);
+    const injected = vmexit ? false : v.exception.injected;
     return {
-      exceptionInjected: ex.injected,
-      exceptionPending: ex.pending,
-      exceptionNr: ex.injected || ex.pending ? ex.vector : 0,
+      exceptionInjected: hard && (injected || (!cap && ex.pending)),
+      exceptionPending: hard && ex.pending,
+      exceptionNr: ex.vector,
+      exceptionHasErrorCode: ex.hasErrorCode,
+      exceptionErrorCode: ex.errorCode,
+      exceptionHasPayload: ex.hasPayload,
+      exceptionPayload: ex.payload,
       interruptInjected: v.interrupt.injected && !v.interrupt.soft,
-      interruptNr: v.interrupt.injected ? v.interrupt.nr : 0,
+      interruptNr: v.interrupt.nr,
       interruptShadow: k.svm_get_interrupt_shadow(k, v),
       nmiInjected: v.nmiInjected,
       nmiPending: k.kvm_get_nr_pending_nmis(k, v),
       nmiMasked: k.svm_get_nmi_mask(k, v),
+      validPayload: cap,
+      tripleFault: v.cfg.tripleFaultEvent ? kvm_test_request(v, REQ.TRIPLE_FAULT) : null,
     };
   },
 
   /**
-   * KVM_SET_VCPU_EVENTS (x86.c) for the NMI fields and the shadow, as v6.4..v6.7 have it:
-   * a valid nmi.pending requests KVM_REQ_NMI even when it is 0 (6231c9e1a9f3, v6.8, made
-   * that "iff pending"; see PATCH_6231c9e1). Exception and interrupt fields are written
-   * back as read, as a GET→modify→SET round trip does.
+   * KVM_SET_VCPU_EVENTS (x86.c), as v6.4..v6.7 have it: a valid nmi.pending requests
+   * KVM_REQ_NMI even when it is 0 (6231c9e1a9f3, v6.8, made that "iff pending"; see
+   * PATCH_6231c9e1). The body is set_vcpu_events.
    */
   kvm_vcpu_ioctl_x86_set_vcpu_events(k: KvmOps, v: VcpuState, e: SetVcpuEvents): void {
     set_vcpu_events(k, v, e, false);
+  },
+
+  /**
+   * kvm_deliver_exception_payload (x86.c): a #DB payload lands in DR6 (the trap bits
+   * cleared, the active-low bits set, the payload ORed in with its active-low bits
+   * flipped, bit 12 cleared), a #PF payload in CR2; then the exception carries none.
+   */
+  kvm_deliver_exception_payload(k: KvmOps, v: VcpuState, ex: QueuedException): void {
+    if (!ex.hasPayload) return;
+    if (ex.vector === DB_VECTOR) {
+      let dr6 = (v.dr6 & ~DR_TRAP_BITS) | DR6_ACTIVE_LOW;
+      dr6 |= ex.payload;
+      dr6 ^= ex.payload & DR6_ACTIVE_LOW;
+      v.dr6 = (dr6 & ~DR6_BIT12) >>> 0;
+    } else if (ex.vector === PF_VECTOR) {
+      v.cr2 = ex.payload;
+    }
+    ex.hasPayload = false;
+    ex.payload = 0;
   },
 };
 
@@ -458,9 +515,54 @@ export function emulate_halt(k: KvmOps, v: VcpuState, stayIfEvents: boolean): nu
   return ret;
 }
 
-/** The body of KVM_SET_VCPU_EVENTS; `requestIffPending`: with 6231c9e1a9f3. */
+/** kvm_exception_is_soft (x86.h): #BP and #OF, raised by INT3 and INTO. */
+export const kvm_exception_is_soft = (vector: number): boolean => vector === BP_VECTOR || vector === OF_VECTOR;
+
+/** What an ioctl returned: recorded in the step log and observed as `ioctl`. */
+function einval(v: VcpuState): void {
+  v.log.ioctl = 'EINVAL';
+}
+
+/**
+ * The body of KVM_SET_VCPU_EVENTS (x86.c kvm_vcpu_ioctl_x86_set_vcpu_events, read at
+ * AMDESE/linux-kvm 5217a662); `requestIffPending`: with 6231c9e1a9f3.
+ * Checks first, each -EINVAL with nothing changed: an unknown flag; VALID_PAYLOAD without
+ * the capability; an exception pending or injected with nr > 31 or nr = NMI. The flag,
+ * not the capability, decides how pending is read: with VALID_PAYLOAD a pending exception
+ * is not also injected, else pending and the payload are dropped. Then, in order:
+ * process_nmi; exception_from_userspace = pending; exception_vmexit dropped; the exception
+ * and interrupt fields (no flag guards them); the shadow (VALID_SHADOW); nmi.injected;
+ * nmi.pending (VALID_NMI_PENDING) into nmi_queued with KVM_REQ_NMI; the NMI mask; the
+ * triple fault (VALID_TRIPLE_FAULT: without its capability a late -EINVAL, after all of
+ * the above and without KVM_REQ_EVENT); KVM_REQ_EVENT. SIPI and SMM are not modelled.
+ */
 export function set_vcpu_events(k: KvmOps, v: VcpuState, e: SetVcpuEvents, requestIffPending: boolean): void {
+  if (e.flags.unknown) return einval(v);
+  const ex = { ...e.exception };
+  if (e.flags.payload) {
+    if (!v.cfg.exceptionPayload) return einval(v);
+    if (ex.pending) ex.injected = false;
+    else ex.hasPayload = false;
+  } else {
+    ex.pending = false;
+    ex.hasPayload = false;
+  }
+  if ((ex.injected || ex.pending) && (ex.nr > 31 || ex.nr === NMI_VECTOR)) return einval(v);
+
   k.process_nmi(k, v);
+  v.exceptionFromUserspace = ex.pending;
+  v.exceptionVmexit.pending = false;
+  const q = v.exception;
+  q.injected = ex.injected;
+  q.pending = ex.pending;
+  q.vector = ex.nr;
+  q.hasErrorCode = ex.hasErrorCode;
+  q.errorCode = ex.errorCode;
+  q.hasPayload = ex.hasPayload;
+  q.payload = ex.payload;
+  v.interrupt.injected = e.interrupt.injected;
+  v.interrupt.nr = e.interrupt.nr;
+  v.interrupt.soft = e.interrupt.soft;
   if (e.shadow !== null) k.svm_set_interrupt_shadow(k, v, e.shadow ? KVM_X86_SHADOW_INT_STI : 0);
   v.nmiInjected = e.nmiInjected;
   if (e.nmiPending !== null) {
@@ -471,27 +573,48 @@ export function set_vcpu_events(k: KvmOps, v: VcpuState, e: SetVcpuEvents, reque
     if (v.cfg.setVcpuEventsClearsVnmiPending && e.nmiPending === 0) cur(v).intCtl &= ~V_NMI_PENDING_MASK;
   }
   k.svm_set_nmi_mask(k, v, e.nmiMasked);
+  if (e.tripleFault !== null) {
+    if (!v.cfg.tripleFaultEvent) return einval(v);
+    if (e.tripleFault) kvm_make_request(v, REQ.TRIPLE_FAULT);
+    else kvm_clear_request(v, REQ.TRIPLE_FAULT);
+  }
   kvm_make_request(v, REQ.EVENT);
 }
+
+/** struct kvm_queued_exception as the model holds it (exception and exception_vmexit). */
+export type QueuedException = VcpuState['exception'] | VcpuState['exceptionVmexit'];
 
 export interface VcpuEvents {
   exceptionInjected: boolean;
   exceptionPending: boolean;
   exceptionNr: number;
+  exceptionHasErrorCode: boolean;
+  exceptionErrorCode: number;
+  exceptionHasPayload: boolean;
+  exceptionPayload: number;
   interruptInjected: boolean;
   interruptNr: number;
   interruptShadow: number;
   nmiInjected: boolean;
   nmiPending: number;
   nmiMasked: boolean;
+  /** KVM_VCPUEVENT_VALID_PAYLOAD in flags: the capability is on. */
+  validPayload: boolean;
+  /** triple_fault.pending with KVM_VCPUEVENT_VALID_TRIPLE_FAULT, or null without the capability. */
+  tripleFault: boolean | null;
 }
 
 export interface SetVcpuEvents {
+  /** The flags without a field of their own below (VALID_PAYLOAD, an undefined bit). */
+  flags: { payload: boolean; unknown: boolean };
+  exception: { injected: boolean; pending: boolean; nr: number; hasErrorCode: boolean; errorCode: number; hasPayload: boolean; payload: number };
+  interrupt: { injected: boolean; nr: number; soft: boolean };
   /** null: KVM_VCPUEVENT_VALID_NMI_PENDING not set. */
   nmiPending: number | null;
   nmiInjected: boolean;
   nmiMasked: boolean;
   /** null: KVM_VCPUEVENT_VALID_SHADOW not set. */
   shadow: boolean | null;
+  /** null: KVM_VCPUEVENT_VALID_TRIPLE_FAULT not set; else triple_fault.pending. */
+  tripleFault: boolean | null;
 }
-
