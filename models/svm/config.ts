@@ -42,6 +42,11 @@ export const KNOBS = {
     type: 'bool', default: true, tag: 'INFER',
     doc: 'B.4/C.3: a completed event delivery ends the interrupt shadow the guest was entered with.',
   },
+  nrips: {
+    type: 'bool', default: true, tag: 'param',
+    doc: 'kvm_amd.nrips: KVM uses the VMCB next_rip (the CPU is assumed to have NRIPS, so the CPU itself always reads it for soft events).',
+  },
+  l1Nrips: { type: 'bool', default: true, tag: 'param', doc: "NRIPS in L1's CPUID (with nrips): vmcb12.next_rip is synced to vmcb02 and back." },
   exceptionPayload: {
     type: 'bool', default: true, tag: 'param',
     doc: 'KVM_CAP_EXCEPTION_PAYLOAD enabled by userspace (QEMU and the selftests do): GET/SET_VCPU_EVENTS carry pending exceptions and payloads apart.',

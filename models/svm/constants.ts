@@ -142,3 +142,4 @@ export const KVM_X86_SHADOW_INT_STI = 2;
 /** Return codes. */
 export const EBUSY = -16;
 export const EINTR = -4;
+export const EIO = -5;

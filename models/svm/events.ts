@@ -56,6 +56,8 @@ const VECTOR_NUM: Record<(typeof VECTORS)[number], number> = { DB: DB_VECTOR, UD
 const IRQ_VECTORS = ['0x30', '0x68', '0xec'] as const;
 /** Exceptions vmcb12 may intercept: the ones guests raise here, and those KVM synthesises (#DF) or userspace injects. */
 const VMCB12_EXCEPTIONS = [...VECTORS, 'DF', 'TS', 'NP', 'BP', 'OF'] as const;
+/** Exceptions vectoring an event can raise: a bad gate or descriptor (#NP, #TS, #GP), the stack (#SS), a page (#PF), #DF. */
+const DELIVERY_FAULT_VECTORS = [...VECTORS, 'DF', 'TS', 'NP'] as const;
 
 const VMCB12_INTERCEPTS = ['nmi', 'intr', 'vintr', 'iret', 'hlt', 'ioio', 'cpuid', 'shutdown'] as const;
 const VMCB12_INT_CTL = ['v_intr_masking', 'v_irq', 'v_nmi_enable', 'v_nmi_pending', 'v_nmi_blocking'] as const;
@@ -63,7 +65,7 @@ const INT_CTL_BITS: Record<(typeof VMCB12_INT_CTL)[number], number> = {
   v_intr_masking: V_INTR_MASKING_MASK, v_irq: V_IRQ_MASK, v_nmi_enable: V_NMI_ENABLE_MASK,
   v_nmi_pending: V_NMI_PENDING_MASK, v_nmi_blocking: V_NMI_BLOCKING_MASK,
 };
-const VMCB12_INJECT = ['none', 'intr_0x68', 'intr_0x30', 'nmi', 'GP', 'SS', 'soft_0x30'] as const;
+const VMCB12_INJECT = ['none', 'intr_0x68', 'intr_0x30', 'nmi', 'GP', 'SS', 'soft_0x30', 'BP'] as const;
 
 /** Vectors KVM_SET_VCPU_EVENTS may name: the modelled exceptions, and two it must refuse. */
 const EXCEPTION_NRS = ['DB', 'BP', 'OF', 'UD', 'DF', 'TS', 'NP', 'SS', 'GP', 'PF', 'NMI', '32'] as const;
@@ -132,6 +134,7 @@ function eventInjOf(inj: (typeof VMCB12_INJECT)[number]): number {
     : inj === 'nmi' ? evtinj(SVM_EVTINJ_TYPE_NMI, 0)
     : inj.startsWith('intr_') ? evtinj(SVM_EVTINJ_TYPE_INTR, Number(inj.slice(5)))
     : inj.startsWith('soft_') ? evtinj(SVM_EVTINJ_TYPE_SOFT, Number(inj.slice(5)))
+    : inj === 'BP' ? evtinj(SVM_EVTINJ_TYPE_EXEPT, 3)
     : evtinj(SVM_EVTINJ_TYPE_EXEPT, VECTOR_NUM[inj as 'GP' | 'SS'], true);
 }
 const EVENT_INJ = Object.fromEntries(VMCB12_INJECT.map((i) => [i, eventInjOf(i)])) as Record<(typeof VMCB12_INJECT)[number], number>;
@@ -161,6 +164,8 @@ function writeVmcb12(v: VcpuState, e: FieldsOf<(typeof ALPHABET)['vmrun']['field
   vmcb12.eventInjErr = 0;
   vmcb12.eventInj = EVENT_INJ[e.inject];
   vmcb12.rflags = e.l2_if ? vmcb12.rflags | X86_EFLAGS_IF : vmcb12.rflags & ~X86_EFLAGS_IF;
+  vmcb12.nextRip = e.next_rip === 'rip+2' ? vmcb12.rip + 2 : e.next_rip === 'rip' ? vmcb12.rip : 0;
+  vmcb12.csBase = numberOf(e.cs_base);
 }
 
 const guestInsn = (doc: string, fn: (k: KvmOps, v: VcpuState) => void, legal?: (v: VcpuState) => boolean) =>
@@ -223,6 +228,14 @@ export const ALPHABET = {
   }),
   phys_intr: guestInsn('a host interrupt arrives while the guest runs: #VMEXIT(INTR)', async.phys_intr),
   host_nmi: guestInsn('a host NMI arrives while the guest runs: #VMEXIT(NMI)', async.host_nmi),
+  int3: guestInsn('INT3: #BP raised by the instruction (a trap; the CPU vectors it, a #VMEXIT can cut the delivery)', insn.int3),
+  into: guestInsn('INTO with RFLAGS.OF set: #OF raised by the instruction', insn.into),
+  intn: ev({
+    doc: 'INTn: a software interrupt (2 bytes; the CPU vectors it, a #VMEXIT can cut the delivery)',
+    where: 'guest',
+    fields: { vector: { type: 'enum', values: ['0x30', '0x80'], default: '0x80', doc: 'the interrupt vector' } },
+    apply: (k, v, e) => guest_execute(k, v, (k2, v2) => insn.intn(k2, v2, numberOf(e.vector))),
+  }),
   kick: ev({
     doc: 'userspace kicks the running vCPU (a signal to its thread, whose IPI exits the guest with #VMEXIT(INTR)): KVM_RUN returns EINTR at that exit',
     where: 'guest', fields: {},
@@ -242,6 +255,8 @@ export const ALPHABET = {
       int_vector: { type: 'enum', values: ['0x30', '0x68'], default: '0x30', doc: 'vmcb12.int_vector (for v_irq)' },
       int_state: { type: 'int', min: 0, max: 1, default: 0, doc: 'vmcb12.int_state (interrupt shadow)' },
       l2_if: { type: 'bool', default: true, doc: "L2's RFLAGS.IF" },
+      next_rip: { type: 'enum', values: ['rip+2', 'rip', '0'], default: 'rip+2', doc: "vmcb12.next_rip: past a 2-byte INTn at L2's RIP (what L1 writes for a soft event), L2's RIP, or 0" },
+      cs_base: { type: 'enum', values: ['0', '0x10000'], default: '0', doc: "vmcb12.save.cs.base (L2's CS base; L1's is 0)" },
     },
     legal: (v) => l1CanVmrun(v),
     apply: (k, v, e) => guest_execute(k, v, (k2, v2) => {
@@ -256,15 +271,15 @@ export const ALPHABET = {
     where: 'delivery',
     fields: {
       cause: { type: 'enum', values: ['npf_l0', 'npf_l1', 'exception', 'task_switch', 'shutdown'], default: 'npf_l0', doc: 'what interrupts the delivery' },
-      vector: { type: 'enum', values: VECTORS, default: 'GP', doc: 'the intercepted exception (cause=exception)' },
+      vector: { type: 'enum', values: DELIVERY_FAULT_VECTORS, default: 'GP', doc: 'the intercepted exception (cause=exception)' },
     },
     legal: (v, e) => e.cause === 'npf_l1' ? v.guestMode && v.cfg.npt
-      : e.cause !== 'exception' || (cur(v).exceptions & bit(VECTOR_NUM[e.vector])) !== 0,
+      : e.cause !== 'exception' || (cur(v).exceptions & bit(EXCEPTION_NR[e.vector])) !== 0,
     apply: (k, v, e) => {
       switch (e.cause) {
         case 'npf_l0': return hw_delivery_fault(k, v, SVM_EXIT_NPF, NPF_IN_L0_TABLES);
         case 'npf_l1': return hw_delivery_fault(k, v, SVM_EXIT_NPF, NPF_IN_L1_TABLES);
-        case 'exception': return hw_delivery_fault(k, v, SVM_EXIT_EXCP_BASE + VECTOR_NUM[e.vector], 0);
+        case 'exception': return hw_delivery_fault(k, v, SVM_EXIT_EXCP_BASE + EXCEPTION_NR[e.vector], 0);
         case 'task_switch': return hw_delivery_fault(k, v, SVM_EXIT_TASK_SWITCH, 0);
         case 'shutdown': return hw_delivery_fault(k, v, SVM_EXIT_SHUTDOWN, 0);
       }

@@ -90,9 +90,15 @@ export function hw_deliver(k: KvmOps, v: VcpuState): void {
   if (v.hw.delivering === 'eventinj') {
     const ev = vmcb.eventInj;
     vmcb.eventInj = 0;
+    // A soft event (INTn, or #BP/#OF as exceptions) pushes next_rip as its return address
+    // (APM 15.20; the modelled CPU has NRIPS, and no VMCB bit says "ignore next_rip").
+    if (is_evtinj_soft(ev)) vmcb.rip = vmcb.nextRip;
     guest_take_event(v, ev);
     // APM 15.21.10 (quoted in P1q): an EVENTINJ NMI with vNMI enabled sets V_NMI_BLOCKING.
     if (evtType(ev) === SVM_EVTINJ_TYPE_NMI && (vmcb.intCtl & V_NMI_ENABLE_MASK)) vmcb.intCtl |= V_NMI_BLOCKING_MASK;
+  } else if (v.hw.delivering === 'soft') {
+    vmcb.rip = v.hw.softNextRip; // the guest's own INTn/INT3/INTO returns past itself
+    guest_take_event(v, v.hw.softEvent);
   } else {
     vmcb.intCtl = (vmcb.intCtl & ~V_NMI_PENDING_MASK) | V_NMI_BLOCKING_MASK;
     guest_take_event(v, evtinj(SVM_EVTINJ_TYPE_NMI, 2));
@@ -117,6 +123,10 @@ export function hw_delivery_fault(k: KvmOps, v: VcpuState, exitCode: number, exi
   if (v.hw.delivering === 'eventinj') {
     info = vmcb.eventInj;
     infoErr = vmcb.eventInjErr;
+  } else if (v.hw.delivering === 'soft') {
+    // APM 15.7.2: INTn is reported as a software interrupt, INT3/INTO as exceptions; RIP
+    // still points at the instruction and nRIP is zero (not an instruction intercept).
+    info = v.hw.softEvent;
   } else {
     // vNMI series (V): the vNMI mask is cleared when its delivery is interrupted.
     vmcb.intCtl &= ~V_NMI_BLOCKING_MASK;
@@ -132,9 +142,12 @@ export function hw_delivery_fault(k: KvmOps, v: VcpuState, exitCode: number, exi
   hw_vmexit(k, v, exitCode, exitInfo1, info, infoErr);
 }
 
-/** #VMEXIT: EVENTINJ cleared, exit fields written, GIF=0; control returns to KVM. */
-export function hw_vmexit(k: KvmOps, v: VcpuState, exitCode: number, exitInfo1: number, exitIntInfo = 0, exitIntInfoErr = 0): void {
+/** #VMEXIT: EVENTINJ cleared, exit fields written (nRIP for instruction intercepts), GIF=0; control returns to KVM. */
+export function hw_vmexit(k: KvmOps, v: VcpuState, exitCode: number, exitInfo1: number, exitIntInfo = 0, exitIntInfoErr = 0, nextRip = 0): void {
   const vmcb = cur(v);
+  // APM 15.7.1: nRIP is saved on instruction, IOIO and MSR intercepts and on exceptions
+  // raised by INT3/INTO; every other #VMEXIT resets it to zero.
+  vmcb.nextRip = nextRip;
   vmcb.exitCode = exitCode;
   vmcb.exitInfo1 = exitInfo1;
   vmcb.exitIntInfo = exitIntInfo >>> 0;
@@ -225,7 +238,7 @@ function interceptable(name: InterceptName, exitCode: number) {
   return (k: KvmOps, v: VcpuState): void => {
     const t = tf(v);
     if (intercepted(cur(v), name)) {
-      hw_vmexit(k, v, exitCode, 0);
+      hw_vmexit(k, v, exitCode, 0, 0, 0, cur(v).rip + 1);
       return;
     }
     cur(v).rip += 1;
@@ -233,8 +246,48 @@ function interceptable(name: InterceptName, exitCode: number) {
   };
 }
 
+/** is_evtinj_soft (nested.c): a software interrupt, or #BP/#OF injected as an exception. */
+export function is_evtinj_soft(info: number): boolean {
+  if (!isValid(info)) return false;
+  const t = evtType(info);
+  return t === SVM_EVTINJ_TYPE_SOFT || (t === SVM_EVTINJ_TYPE_EXEPT && (evtVector(info) === 3 || evtVector(info) === 4));
+}
+
+/**
+ * INTn (2 bytes), INT3 and INTO (1 byte; INTO as if RFLAGS.OF were set, the model has no
+ * arithmetic flags). Not intercepted, the CPU vectors the event itself (a delivery a
+ * #VMEXIT can cut); an intercepted #BP/#OF exits with nRIP past the instruction. The
+ * guest's memory remembers the instruction, for KVM's emulator to decode.
+ */
+function softInsn(k: KvmOps, v: VcpuState, info: number, len: number): void {
+  const vmcb = cur(v);
+  const g = curGuest(v);
+  g.softRip = vmcb.rip;
+  g.softLen = len;
+  const vector = evtVector(info);
+  if (evtType(info) === SVM_EVTINJ_TYPE_EXEPT && (vmcb.exceptions & bit(vector))) {
+    hw_vmexit(k, v, SVM_EXIT_EXCP_BASE + vector, 0, 0, 0, vmcb.rip + len);
+    return;
+  }
+  v.phase = 'delivery';
+  v.hw.delivering = 'soft';
+  v.hw.deliveryAtVmrun = false;
+  v.hw.deliveryShadow = shadowed(vmcb);
+  v.hw.softEvent = info;
+  v.hw.softNextRip = vmcb.rip + len;
+}
+
 /** Guest instruction semantics, used by the event alphabet's guest events. */
 export const insn = {
+  int3(k: KvmOps, v: VcpuState): void {
+    softInsn(k, v, evtinj(SVM_EVTINJ_TYPE_EXEPT, 3), 1);
+  },
+  into(k: KvmOps, v: VcpuState): void {
+    softInsn(k, v, evtinj(SVM_EVTINJ_TYPE_EXEPT, 4), 1);
+  },
+  intn(k: KvmOps, v: VcpuState, vector: number): void {
+    softInsn(k, v, evtinj(SVM_EVTINJ_TYPE_SOFT, vector), 2);
+  },
   nop(k: KvmOps, v: VcpuState): void {
     const t = tf(v);
     cur(v).rip += 1;
@@ -266,7 +319,7 @@ export const insn = {
     if (intercepted(vmcb, 'IRET')) {
       // SVM's IRET intercept is taken before the instruction executes: it is retried.
       v.hw.retry = 'iret';
-      hw_vmexit(k, v, SVM_EXIT_IRET, 0);
+      hw_vmexit(k, v, SVM_EXIT_IRET, 0, 0, 0, vmcb.rip + 1);
       return;
     }
     const frame = curGuest(v).frames.pop();
@@ -298,7 +351,7 @@ function setGifInsn(k: KvmOps, v: VcpuState, value: boolean): void {
   const vmcb = cur(v);
   const t = tf(v);
   if (intercepted(vmcb, value ? 'STGI' : 'CLGI')) {
-    hw_vmexit(k, v, value ? 0x84 : 0x85, 0);
+    hw_vmexit(k, v, value ? 0x84 : 0x85, 0, 0, 0, vmcb.rip + 1);
     return;
   }
   // vGIF: the CPU toggles V_GIF itself.

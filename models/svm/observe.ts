@@ -49,6 +49,7 @@ export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
   'stat.nested_run': 'debugfs nested_run',
   'vmcb12.exit_code': 'vmcb12.control.exit_code as L1 reads it',
   'vmcb12.exit_info_1': 'vmcb12.control.exit_info_1 (an exception exit: its error code)',
+  'vmcb12.next_rip': 'vmcb12.control.next_rip (written back at nested #VMEXIT when L1 has NRIPS)',
   'vmcb12.exit_int_info': 'vmcb12.control.exit_int_info',
   'vmcb12.int_state': 'vmcb12.control.int_state (bit 0: interrupt shadow)',
   'vmcb12.int_ctl': 'vmcb12.control.int_ctl bits V_IRQ/V_NMI_PENDING/V_NMI_BLOCKING',
@@ -87,6 +88,7 @@ export function observe(v: VcpuState, skipped: boolean, events: VcpuEvents | nul
     'stat.nested_run': v.stat.nested_run,
     'vmcb12.exit_code': exitName(vmcb12.exitCode),
     'vmcb12.exit_info_1': hex(vmcb12.exitInfo1),
+    'vmcb12.next_rip': hex(vmcb12.nextRip),
     'vmcb12.exit_int_info': hex(vmcb12.exitIntInfo),
     'vmcb12.int_state': vmcb12.intState,
     'vmcb12.int_ctl': hex(vmcb12.intCtl & (V_IRQ_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MASK)),
@@ -136,7 +138,7 @@ export function sameObservation(a: VcpuState, b: VcpuState): boolean {
     || sa.irq_window_exits !== sb.irq_window_exits || sa.exits !== sb.exits || sa.nested_run !== sb.nested_run) return false;
   const x = a.vmcb12;
   const y = b.vmcb12;
-  if (x.exitCode !== y.exitCode || (x.exitIntInfo >>> 0) !== (y.exitIntInfo >>> 0) || x.intState !== y.intState || (x.exitInfo1 >>> 0) !== (y.exitInfo1 >>> 0)
+  if (x.exitCode !== y.exitCode || (x.exitIntInfo >>> 0) !== (y.exitIntInfo >>> 0) || x.intState !== y.intState || (x.exitInfo1 >>> 0) !== (y.exitInfo1 >>> 0) || x.nextRip !== y.nextRip
     || ((x.intCtl ^ y.intCtl) & VMCB12_INT_CTL_SHOWN) !== 0 || (x.eventInj >>> 0) !== (y.eventInj >>> 0)) return false;
   const ra = la.read;
   const rb = lb.read;
@@ -209,6 +211,7 @@ export const LATENT: readonly LatentField[] = [
   ['awaiting_iret_completion', (v) => v.awaitingIretCompletion],
   ['nmi_singlestep', (v) => v.nmiSinglestep],
   ['nmi_l1_to_l2', (v) => v.nmiL1ToL2],
+  ['soft_int_injected', (v) => v.softIntInjected],
   ['interrupt.injected', (v) => (v.interrupt.injected ? v.interrupt.nr : -1), (x) => ((x as number) < 0 ? 'none' : hex(x as number))],
   ['exception.pending', (v) => (v.exception.pending ? v.exception.vector : -1)],
   ['exception.injected', (v) => (v.exception.injected ? v.exception.vector : -1)],

@@ -23,9 +23,12 @@ export interface Vmcb {
   exitInfo1: number;
   exitIntInfo: number;
   exitIntInfoErr: number;
-  /** save.rip and save.rflags of the guest this VMCB runs. */
+  /** control.next_rip: the next instruction's RIP, written by the CPU on instruction exits and read by it when injecting a soft event. */
+  nextRip: number;
+  /** save.rip, save.rflags and save.cs.base of the guest this VMCB runs. */
   rip: number;
   rflags: number;
+  csBase: number;
 }
 
 /** A frame the guest pushed when it took an event; IRET pops it. */
@@ -43,6 +46,12 @@ export interface GuestCpu {
   nmis: number;
   irqs: number;
   exceptions: number;
+  /**
+   * The guest's last software-interrupt instruction (INTn, INT3, INTO): where it is and
+   * its length, what KVM's emulator decodes at that RIP (any other RIP holds a 1-byte one).
+   */
+  softRip: number;
+  softLen: number;
 }
 
 export type Phase = 'host' | 'guest' | 'delivery';
@@ -51,7 +60,10 @@ export type MpState = 'RUNNABLE' | 'HALTED';
 /** What the CPU is in the middle of: modelled state of the hardware, not of KVM. */
 export interface HardwareState {
   /** Which event delivery is in progress while phase === 'delivery'. */
-  delivering: 'none' | 'eventinj' | 'vnmi';
+  delivering: 'none' | 'eventinj' | 'vnmi' | 'soft';
+  /** The guest's own INTn/INT3/INTO being vectored (delivering = 'soft'): its EXITINTINFO encoding and return RIP. */
+  softEvent: number;
+  softNextRip: number;
   /** The delivery was started by the VMRUN itself (the quirk can only hit then). */
   deliveryAtVmrun: boolean;
   /** int_state.shadow the guest had when the delivery started. */
@@ -121,7 +133,13 @@ export interface VcpuState {
   nmiSinglestep: boolean;
   nmiSinglestepGuestRflags: number;
   nmiL1ToL2: boolean;
+  /** svm->soft_int_*: a soft event KVM (or L1) injected, tracked to re-inject it if its delivery is cut. */
   softIntInjected: boolean;
+  softIntCsbase: number;
+  softIntOldRip: number;
+  softIntNextRip: number;
+  /** svm->next_rip: set by an exit handler that knows the next RIP (io_interception), 0 after every VMRUN. */
+  svmNextRip: number;
 
   interrupt: { injected: boolean; nr: number; soft: boolean };
   /** vcpu->arch.exception (kvm_queued_exception): has_payload/payload are CR2 for #PF, DR6 bits for #DB. */
@@ -169,11 +187,11 @@ export const REQ = { NMI: 1, EVENT: 2, TRIPLE_FAULT: 4, MMU_SYNC: 8, TLB_FLUSH_C
 export function emptyVmcb(): Vmcb {
   return {
     intercepts: 0, exceptions: 0, intCtl: 0, intVector: 0, intState: 0, eventInj: 0, eventInjErr: 0,
-    exitCode: SVM_EXIT_NONE, exitInfo1: 0, exitIntInfo: 0, exitIntInfoErr: 0, rip: 0x1000, rflags: 0x2,
+    exitCode: SVM_EXIT_NONE, exitInfo1: 0, exitIntInfo: 0, exitIntInfoErr: 0, nextRip: 0, rip: 0x1000, rflags: 0x2, csBase: 0,
   };
 }
 
-const newGuest = (): GuestCpu => ({ frames: [], nmis: 0, irqs: 0, exceptions: 0 });
+const newGuest = (): GuestCpu => ({ frames: [], nmis: 0, irqs: 0, exceptions: 0, softRip: -1, softLen: 0 });
 export const newStepLog = (): StepLog => ({ exits: [], reflected: [], delivered: [], warns: [], userspaceExit: '', skipped: false, read: null, ioctl: '' });
 
 /** DR6 at reset and after a #DB handler has seen it: the active-low bits set (DR6_ACTIVE_LOW). */
@@ -221,7 +239,7 @@ export function createState(cfg: SvmConfig = defaultConfig()): VcpuState {
     mpState: 'RUNNABLE',
     hw: {
       delivering: 'none', deliveryAtVmrun: false, deliveryShadow: false, vmrunInStiShadow: false,
-      hostGif: true, physIntrPending: false, retry: null, entries: 0,
+      hostGif: true, physIntrPending: false, retry: null, entries: 0, softEvent: 0, softNextRip: 0,
     },
     vmcb01: init_vmcb01(cfg),
     vmcb02: emptyVmcb(),
@@ -240,6 +258,10 @@ export function createState(cfg: SvmConfig = defaultConfig()): VcpuState {
     nmiSinglestepGuestRflags: 0,
     nmiL1ToL2: false,
     softIntInjected: false,
+    softIntCsbase: 0,
+    softIntOldRip: 0,
+    softIntNextRip: 0,
+    svmNextRip: 0,
     interrupt: { injected: false, nr: 0, soft: false },
     exception: { pending: false, injected: false, vector: 0, hasErrorCode: false, errorCode: 0, hasPayload: false, payload: 0 },
     exceptionVmexit: { pending: false, vector: 0, hasErrorCode: false, errorCode: 0, hasPayload: false, payload: 0 },
@@ -291,11 +313,11 @@ export function WARN_ON_ONCE(v: VcpuState, cond: boolean, site: string): boolean
 const cloneVmcb = (m: Vmcb): Vmcb => ({
   intercepts: m.intercepts, exceptions: m.exceptions, intCtl: m.intCtl, intVector: m.intVector, intState: m.intState,
   eventInj: m.eventInj, eventInjErr: m.eventInjErr, exitCode: m.exitCode, exitInfo1: m.exitInfo1, exitIntInfo: m.exitIntInfo,
-  exitIntInfoErr: m.exitIntInfoErr, rip: m.rip, rflags: m.rflags,
+  exitIntInfoErr: m.exitIntInfoErr, nextRip: m.nextRip, rip: m.rip, rflags: m.rflags, csBase: m.csBase,
 });
 const cloneGuest = (g: GuestCpu): GuestCpu => ({
   frames: g.frames.map((f) => ({ type: f.type, vector: f.vector, savedRflags: f.savedRflags, savedRip: f.savedRip })),
-  nmis: g.nmis, irqs: g.irqs, exceptions: g.exceptions,
+  nmis: g.nmis, irqs: g.irqs, exceptions: g.exceptions, softRip: g.softRip, softLen: g.softLen,
 });
 
 /**
@@ -316,6 +338,7 @@ export function cloneState(v: VcpuState): VcpuState {
     hw: {
       delivering: hw.delivering, deliveryAtVmrun: hw.deliveryAtVmrun, deliveryShadow: hw.deliveryShadow,
       vmrunInStiShadow: hw.vmrunInStiShadow, hostGif: hw.hostGif, physIntrPending: hw.physIntrPending, retry: hw.retry, entries: hw.entries,
+      softEvent: hw.softEvent, softNextRip: hw.softNextRip,
     },
     vmcb01: cloneVmcb(v.vmcb01),
     vmcb02: cloneVmcb(v.vmcb02),
@@ -334,6 +357,10 @@ export function cloneState(v: VcpuState): VcpuState {
     nmiSinglestepGuestRflags: v.nmiSinglestepGuestRflags,
     nmiL1ToL2: v.nmiL1ToL2,
     softIntInjected: v.softIntInjected,
+    softIntCsbase: v.softIntCsbase,
+    softIntOldRip: v.softIntOldRip,
+    softIntNextRip: v.softIntNextRip,
+    svmNextRip: v.svmNextRip,
     interrupt: { injected: v.interrupt.injected, nr: v.interrupt.nr, soft: v.interrupt.soft },
     exception: {
       pending: v.exception.pending, injected: v.exception.injected, vector: v.exception.vector, hasErrorCode: v.exception.hasErrorCode,
@@ -365,11 +392,12 @@ function copyVmcb(d: Vmcb, m: Vmcb): void {
   d.intercepts = m.intercepts; d.exceptions = m.exceptions; d.intCtl = m.intCtl; d.intVector = m.intVector;
   d.intState = m.intState; d.eventInj = m.eventInj; d.eventInjErr = m.eventInjErr; d.exitCode = m.exitCode;
   d.exitInfo1 = m.exitInfo1; d.exitIntInfo = m.exitIntInfo; d.exitIntInfoErr = m.exitIntInfoErr; d.rip = m.rip; d.rflags = m.rflags;
+  d.nextRip = m.nextRip; d.csBase = m.csBase;
 }
 function copyGuest(d: GuestCpu, g: GuestCpu): void {
   if (d.frames.length) d.frames.length = 0;
   for (const f of g.frames) d.frames.push({ type: f.type, vector: f.vector, savedRflags: f.savedRflags, savedRip: f.savedRip });
-  d.nmis = g.nmis; d.irqs = g.irqs; d.exceptions = g.exceptions;
+  d.nmis = g.nmis; d.irqs = g.irqs; d.exceptions = g.exceptions; d.softRip = g.softRip; d.softLen = g.softLen;
 }
 function copyArray<T>(d: T[], s: readonly T[]): void {
   if (d.length !== s.length) d.length = s.length;
@@ -390,7 +418,7 @@ export function copyState(d: VcpuState, s: VcpuState): void {
   const sh = s.hw;
   dh.delivering = sh.delivering; dh.deliveryAtVmrun = sh.deliveryAtVmrun; dh.deliveryShadow = sh.deliveryShadow;
   dh.vmrunInStiShadow = sh.vmrunInStiShadow; dh.hostGif = sh.hostGif; dh.physIntrPending = sh.physIntrPending;
-  dh.retry = sh.retry; dh.entries = sh.entries;
+  dh.retry = sh.retry; dh.entries = sh.entries; dh.softEvent = sh.softEvent; dh.softNextRip = sh.softNextRip;
   copyVmcb(d.vmcb01, s.vmcb01);
   copyVmcb(d.vmcb02, s.vmcb02);
   copyVmcb(d.vmcb12, s.vmcb12);
@@ -408,6 +436,10 @@ export function copyState(d: VcpuState, s: VcpuState): void {
   d.nmiSinglestepGuestRflags = s.nmiSinglestepGuestRflags;
   d.nmiL1ToL2 = s.nmiL1ToL2;
   d.softIntInjected = s.softIntInjected;
+  d.softIntCsbase = s.softIntCsbase;
+  d.softIntOldRip = s.softIntOldRip;
+  d.softIntNextRip = s.softIntNextRip;
+  d.svmNextRip = s.svmNextRip;
   d.interrupt.injected = s.interrupt.injected; d.interrupt.nr = s.interrupt.nr; d.interrupt.soft = s.interrupt.soft;
   const de = d.exception;
   const se = s.exception;
@@ -440,9 +472,11 @@ export function copyState(d: VcpuState, s: VcpuState): void {
 const sameVmcb = (a: Vmcb, b: Vmcb): boolean => a.intercepts === b.intercepts && a.exceptions === b.exceptions
   && a.intCtl === b.intCtl && a.intVector === b.intVector && a.intState === b.intState && a.eventInj === b.eventInj
   && a.eventInjErr === b.eventInjErr && a.exitCode === b.exitCode && a.exitInfo1 === b.exitInfo1
-  && a.exitIntInfo === b.exitIntInfo && a.exitIntInfoErr === b.exitIntInfoErr && a.rip === b.rip && a.rflags === b.rflags;
+  && a.exitIntInfo === b.exitIntInfo && a.exitIntInfoErr === b.exitIntInfoErr && a.rip === b.rip && a.rflags === b.rflags
+  && a.nextRip === b.nextRip && a.csBase === b.csBase;
 function sameGuest(a: GuestCpu, b: GuestCpu): boolean {
   if (a.nmis !== b.nmis || a.irqs !== b.irqs || a.exceptions !== b.exceptions || a.frames.length !== b.frames.length) return false;
+  if (a.softRip !== b.softRip || a.softLen !== b.softLen) return false;
   for (let i = 0; i < a.frames.length; i++) {
     const f = a.frames[i]!;
     const g = b.frames[i]!;
@@ -465,7 +499,8 @@ export function sameState(a: VcpuState, b: VcpuState): boolean {
   const bh = b.hw;
   return ah.delivering === bh.delivering && ah.deliveryAtVmrun === bh.deliveryAtVmrun && ah.deliveryShadow === bh.deliveryShadow
     && ah.vmrunInStiShadow === bh.vmrunInStiShadow && ah.hostGif === bh.hostGif && ah.physIntrPending === bh.physIntrPending
-    && ah.retry === bh.retry && ah.entries === bh.entries && a.requests === b.requests && sameApartFromHardware(a, b);
+    && ah.retry === bh.retry && ah.entries === bh.entries && ah.softEvent === bh.softEvent && ah.softNextRip === bh.softNextRip
+    && a.requests === b.requests && sameApartFromHardware(a, b);
 }
 
 /**
@@ -483,6 +518,8 @@ export function sameApartFromHardware(a: VcpuState, b: VcpuState): boolean {
     && a.nmiQueued === b.nmiQueued && a.nmiPending === b.nmiPending && a.nmiInjected === b.nmiInjected && a.nmiMasked === b.nmiMasked
     && a.awaitingIretCompletion === b.awaitingIretCompletion && a.nmiIretRip === b.nmiIretRip && a.nmiSinglestep === b.nmiSinglestep
     && a.nmiSinglestepGuestRflags === b.nmiSinglestepGuestRflags && a.nmiL1ToL2 === b.nmiL1ToL2 && a.softIntInjected === b.softIntInjected
+    && a.softIntCsbase === b.softIntCsbase && a.softIntOldRip === b.softIntOldRip && a.softIntNextRip === b.softIntNextRip
+    && a.svmNextRip === b.svmNextRip
     && a.interrupt.injected === b.interrupt.injected && a.interrupt.nr === b.interrupt.nr && a.interrupt.soft === b.interrupt.soft
     && a.exception.pending === b.exception.pending && a.exception.injected === b.exception.injected && a.exception.vector === b.exception.vector
     && a.exception.hasErrorCode === b.exception.hasErrorCode && a.exception.errorCode === b.exception.errorCode

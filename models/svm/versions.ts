@@ -102,7 +102,7 @@ const UNMODELLED: readonly KnownDifference[] = [
   { commit: 'a2620f8932fa9fdabc3d78ed6efb004ca409019f', subject: 'KVM: SVM: Forcibly leave SMM mode on SHUTDOWN interception', release: 'v6.15',
     note: 'SMM is not modelled' },
   { commit: 'c8e612bfedff67da0dd4abdf4de9ce7671b89f71', subject: 'KVM: nSVM: Pass next RIP, not current RIP, for nested VM-Exit on emulation', release: 'v6.15',
-    note: 'no emulator and no next_rip in the model' },
+    note: 'the model has next_rip but no instruction emulator: no nested VM-Exit on an emulated instruction' },
 ];
 
 /** The patches, in upstream order: a release carries those whose release is not after it. */

@@ -13,6 +13,7 @@ import {
 } from '../constants.js';
 import { REQ, kvm_make_request, kvm_clear_request, vnmiParam, WARN_ON_ONCE, type VcpuState, type Vmcb } from '../state.js';
 import { NESTED_EXIT_CONTINUE, NESTED_EXIT_DONE, NESTED_EXIT_HOST } from './svm.js';
+import { is_evtinj_soft } from '../hardware.js';
 import type { KvmOps } from './ops.js';
 
 /** Exit code → the vmcb12 intercept that makes L1 want it (nested_svm_intercept). */
@@ -22,6 +23,9 @@ const EXIT_INTERCEPT: Readonly<Record<number, InterceptName>> = {
 };
 
 const ctlIntercepts = (v: VcpuState, name: InterceptName): boolean => (v.nestedCtl.intercepts & bit(INTERCEPT[name])) !== 0;
+
+/** NRIPS in L1's CPUID, and KVM offers it (guest_can_use / guest_cpu_cap_has X86_FEATURE_NRIPS). */
+const guestHasNrips = (v: VcpuState): boolean => v.cfg.nrips && v.cfg.l1Nrips;
 
 /** nested_copy_vmcb_control_to_cache: the fields KVM caches from vmcb12. */
 function copyControlToCache(v: VcpuState): void {
@@ -91,6 +95,7 @@ export const nested = {
     // TF|RF if the NMI single-step is armed) and RIP come from vmcb12.
     k.kvm_set_rflags(k, v, v.vmcb12.rflags | X86_EFLAGS_FIXED);
     v.vmcb02.rip = v.vmcb12.rip;
+    v.vmcb02.csBase = v.vmcb12.csBase;
     k.svm_set_gif(k, v, true);
   },
 
@@ -136,9 +141,18 @@ export const nested = {
     vmcb02.eventInj = ctl.eventInj;
     vmcb02.eventInjErr = ctl.eventInjErr;
     vmcb02.exitIntInfo = 0;
+    // next_rip (00f08d99dd7d, v6.0): vmcb12's when L1 has NRIPS, else L2's RIP (a CPU without
+    // NRIPS pushes RIP as is: L1 advanced it itself).
+    vmcb02.nextRip = guestHasNrips(v) ? ctl.nextRip : v.vmcb12.rip;
     v.nmiL1ToL2 = isValid(vmcb02.eventInj) && evtType(vmcb02.eventInj) === SVM_EVTINJ_TYPE_NMI;
-    // L1 injects a software interrupt (next_rip, soft_int_* RIP tracking are not modelled).
-    v.softIntInjected = isValid(vmcb02.eventInj) && evtType(vmcb02.eventInj) === SVM_EVTINJ_TYPE_SOFT;
+    // A soft event L1 injects is tracked as KVM's own would be, from vmcb12's RIP and CS
+    // base (da0b93d65e5b), so that a delivery L0 cuts short is re-injected.
+    if (is_evtinj_soft(vmcb02.eventInj)) {
+      v.softIntInjected = true;
+      v.softIntCsbase = v.vmcb12.csBase;
+      v.softIntOldRip = v.vmcb12.rip;
+      v.softIntNextRip = guestHasNrips(v) ? ctl.nextRip : v.vmcb12.rip;
+    }
     // These two come last, as before 46d6c6f3ef0e (v6.14) moved them to the start; nothing
     // in between reads them.
     k.nested_svm_transition_tlb_flush(k, v);
@@ -197,6 +211,7 @@ export const nested = {
     vmcb12.exitCode = vmcb02.exitCode;
     vmcb12.exitInfo1 = vmcb02.exitInfo1;
     if (vmcb12.exitCode !== SVM_EXIT_ERR) k.nested_save_pending_event_to_vmcb12(k, v);
+    if (guestHasNrips(v)) vmcb12.nextRip = vmcb02.nextRip;
     vmcb12.intCtl = ctl.intCtl;
     vmcb12.eventInj = ctl.eventInj;
     vmcb12.eventInjErr = ctl.eventInjErr;

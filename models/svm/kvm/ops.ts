@@ -74,7 +74,10 @@ export interface KvmOps {
   svm_set_gif(k: KvmOps, v: VcpuState, value: boolean): void;
   svm_get_interrupt_shadow(k: KvmOps, v: VcpuState): number;
   svm_set_interrupt_shadow(k: KvmOps, v: VcpuState, mask: number): void;
+  __svm_skip_emulated_instruction(k: KvmOps, v: VcpuState, commit: boolean): number;
   svm_skip_emulated_instruction(k: KvmOps, v: VcpuState): number;
+  svm_update_soft_interrupt_rip(k: KvmOps, v: VcpuState): number;
+  svm_complete_soft_interrupt(k: KvmOps, v: VcpuState, vector: number, type: number): void;
   svm_complete_interrupts(k: KvmOps, v: VcpuState): void;
   svm_cancel_injection(k: KvmOps, v: VcpuState): void;
   svm_vcpu_run(k: KvmOps, v: VcpuState): void;

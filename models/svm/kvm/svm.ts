@@ -9,11 +9,24 @@ import {
   SVM_INTERRUPT_SHADOW_MASK, V_NMI_BLOCKING_MASK, V_NMI_ENABLE_MASK, V_NMI_PENDING_MASK, V_GIF_MASK, V_IRQ_MASK,
   V_INTR_PRIO_MASK, V_INTR_PRIO_SHIFT, V_IRQ_INJECTION_BITS_MASK, X86_EFLAGS_IF, X86_EFLAGS_TF, X86_EFLAGS_RF,
   KVM_X86_SHADOW_INT_MOV_SS, KVM_X86_SHADOW_INT_STI, SVM_EXIT_ERR, SVM_EXIT_EXCP_BASE, DB_VECTOR, GP_VECTOR,
-  UD_VECTOR, PF_VECTOR, exceptionHasErrorCode, type InterceptName,
+  UD_VECTOR, PF_VECTOR, EIO, exceptionHasErrorCode, type InterceptName,
 } from '../constants.js';
-import { REQ, cur, kvm_make_request, vnmiParam, WARN_ON_ONCE, init_vmcb, emptyVmcb, type VcpuState, type Vmcb } from '../state.js';
+import { REQ, cur, curGuest, kvm_make_request, vnmiParam, WARN_ON_ONCE, init_vmcb, emptyVmcb, type VcpuState, type Vmcb } from '../state.js';
+import { kvm_exception_is_soft } from './x86.js';
 import { hw_vmrun, guest_take_event, NPF_IN_L1_TABLES } from '../hardware.js';
 import type { KvmOps } from './ops.js';
+
+/** kvm_is_linear_rip (x86.c): CS.base + RIP is this linear address (64-bit mode: no truncation). */
+const kvm_is_linear_rip = (v: VcpuState, linear: number): boolean => cur(v).csBase + cur(v).rip === linear;
+
+/**
+ * What KVM's emulator decodes at RIP to skip an instruction (EMULTYPE_SKIP): the guest's
+ * last INTn/INT3/INTO when RIP is at it, else a 1-byte instruction (the model's others).
+ */
+function emulatorInsnLength(v: VcpuState): number {
+  const g = curGuest(v);
+  return g.softRip === cur(v).rip ? g.softLen : 1;
+}
 
 /** svm_handle_exit's dispatch table (svm_exit_handlers[]): exit code → table entry. */
 export const SVM_EXIT_HANDLERS: Readonly<Record<number, keyof KvmOps>> = {
@@ -132,8 +145,9 @@ export const svm = {
     v.stat.nmi_injections++;
   },
 
-  /** svm_inject_irq (soft interrupts are not modelled). */
+  /** svm_inject_irq: a soft interrupt (INTn) first gets its RIP tracking; if that fails, nothing is injected. */
   svm_inject_irq(k: KvmOps, v: VcpuState, reinjected: boolean): void {
+    if (v.interrupt.soft && k.svm_update_soft_interrupt_rip(k, v) < 0) return;
     const type = v.interrupt.soft ? SVM_EVTINJ_TYPE_SOFT : SVM_EVTINJ_TYPE_INTR;
     v.stat.irq_injections++;
     cur(v).eventInj = (v.interrupt.nr | SVM_EVTINJ_VALID | type) >>> 0;
@@ -142,12 +156,14 @@ export const svm = {
   /**
    * svm_inject_exception: the payload first (kvm_deliver_exception_payload), then
    * event_inj = vector | VALID | VALID_ERR (with an error code) | TYPE_EXEPT, and
-   * event_inj_err = the error code, written even without one. For #BP/#OF the kernel first
-   * moves RIP past the instruction (svm_update_soft_interrupt_rip): not modelled.
+   * event_inj_err = the error code, written even without one. #BP and #OF (soft
+   * exceptions) first get their RIP tracking (svm_update_soft_interrupt_rip); if that
+   * fails, nothing is injected.
    */
   svm_inject_exception(k: KvmOps, v: VcpuState): void {
     const ex = v.exception;
     k.kvm_deliver_exception_payload(k, v, ex);
+    if (kvm_exception_is_soft(ex.vector) && k.svm_update_soft_interrupt_rip(k, v) < 0) return;
     const vmcb = cur(v);
     vmcb.eventInj = (ex.vector | SVM_EVTINJ_VALID | (ex.hasErrorCode ? SVM_EVTINJ_VALID_ERR : 0) | SVM_EVTINJ_TYPE_EXEPT) >>> 0;
     vmcb.eventInjErr = ex.errorCode;
@@ -274,11 +290,46 @@ export const svm = {
     vmcb.intState = mask ? vmcb.intState | SVM_INTERRUPT_SHADOW_MASK : vmcb.intState & ~SVM_INTERRUPT_SHADOW_MASK;
   },
 
-  /** __svm_skip_emulated_instruction(commit_side_effects=true): next_rip, and the shadow ends. */
-  svm_skip_emulated_instruction(k: KvmOps, v: VcpuState): number {
-    cur(v).rip += 1;
-    k.svm_set_interrupt_shadow(k, v, 0);
+  /**
+   * __svm_skip_emulated_instruction (svm.c): the next RIP is the VMCB's next_rip (with
+   * nrips, when the CPU wrote one), else svm->next_rip (an exit handler's), else what the
+   * emulator decodes at RIP (EMULTYPE_SKIP; in the model the length of the instruction the
+   * guest left there). With `commit`, the interrupt shadow ends. Returns 1 (the model's
+   * decode does not fail). SEV-ES is not modelled.
+   */
+  __svm_skip_emulated_instruction(k: KvmOps, v: VcpuState, commit: boolean): number {
+    const vmcb = cur(v);
+    if (v.cfg.nrips && vmcb.nextRip !== 0) v.svmNextRip = vmcb.nextRip;
+    if (v.svmNextRip === 0) vmcb.rip += emulatorInsnLength(v);
+    else vmcb.rip = v.svmNextRip;
+    if (commit) k.svm_set_interrupt_shadow(k, v, 0);
     return 1;
+  },
+
+  /** svm_skip_emulated_instruction: __svm_skip_emulated_instruction with its side effects. */
+  svm_skip_emulated_instruction(k: KvmOps, v: VcpuState): number {
+    return k.__svm_skip_emulated_instruction(k, v, true);
+  },
+
+  /**
+   * svm_update_soft_interrupt_rip (svm.c, 6ef88d6e36c2 and 7e5b5ef8dca3, v6.0): before
+   * injecting a soft event, find the next RIP by a skip (a probe without side effects with
+   * nrips), record soft_int_{csbase,old_rip,next_rip} so that a cut delivery can be
+   * re-injected, put RIP back with nrips, and write the VMCB's next_rip (the CPU has NRIPS:
+   * 3741aec4c38f). -EIO if the skip fails.
+   */
+  svm_update_soft_interrupt_rip(k: KvmOps, v: VcpuState): number {
+    const vmcb = cur(v);
+    const oldRip = vmcb.rip;
+    if (!k.__svm_skip_emulated_instruction(k, v, !v.cfg.nrips)) return EIO;
+    const rip = vmcb.rip;
+    v.softIntInjected = true;
+    v.softIntCsbase = vmcb.csBase;
+    v.softIntOldRip = oldRip;
+    v.softIntNextRip = rip;
+    if (v.cfg.nrips) vmcb.rip = oldRip;
+    vmcb.nextRip = rip;
+    return 0;
   },
 
   // ---- completion -------------------------------------------------------------------
@@ -288,6 +339,7 @@ export const svm = {
     const vmcb = cur(v);
     const exitintinfo = vmcb.exitIntInfo;
     const nmiL1ToL2 = v.nmiL1ToL2;
+    const softIntInjected = v.softIntInjected;
     v.nmiL1ToL2 = false;
     v.softIntInjected = false;
 
@@ -304,7 +356,9 @@ export const svm = {
     if (!isValid(exitintinfo)) return;
     kvm_make_request(v, REQ.EVENT);
     const vector = evtVector(exitintinfo);
-    switch (evtType(exitintinfo)) {
+    const type = evtType(exitintinfo);
+    if (softIntInjected) k.svm_complete_soft_interrupt(k, v, vector, type);
+    switch (type) {
       case SVM_EVTINJ_TYPE_NMI:
         v.nmiInjected = true;
         v.nmiL1ToL2 = nmiL1ToL2;
@@ -322,6 +376,23 @@ export const svm = {
         break;
       default:
         break;
+    }
+  },
+
+  /**
+   * svm_complete_soft_interrupt (svm.c): a soft event KVM injected was cut short. With
+   * nrips, if the event reported is that soft event (INTn, or #BP/#OF) and RIP is still at
+   * its instruction, next_rip is stuffed again (the CPU zeroed it). Without nrips, if the
+   * event is soft or any exception and RIP is past the instruction, RIP is unwound.
+   */
+  svm_complete_soft_interrupt(k: KvmOps, v: VcpuState, vector: number, type: number): void {
+    const vmcb = cur(v);
+    const isSoft = type === SVM_EVTINJ_TYPE_SOFT;
+    const isException = type === SVM_EVTINJ_TYPE_EXEPT;
+    if (v.cfg.nrips && (isSoft || (isException && kvm_exception_is_soft(vector))) && kvm_is_linear_rip(v, v.softIntOldRip + v.softIntCsbase)) {
+      vmcb.nextRip = v.softIntNextRip;
+    } else if (!v.cfg.nrips && (isSoft || isException) && kvm_is_linear_rip(v, v.softIntNextRip + v.softIntCsbase)) {
+      vmcb.rip = v.softIntOldRip;
     }
   },
 
@@ -358,6 +429,7 @@ export const svm = {
   /** The rest of svm_vcpu_run, after #VMEXIT: stgi, nested sync, svm_complete_interrupts. */
   svm_vcpu_run_after_vmrun(k: KvmOps, v: VcpuState): void {
     v.hw.hostGif = true; // stgi()
+    v.svmNextRip = 0;
     if (v.guestMode) {
       k.nested_sync_control_from_vmcb02(k, v);
       if (v.nestedRunPending && cur(v).exitCode !== SVM_EXIT_ERR) v.stat.nested_run++;
@@ -420,6 +492,7 @@ export const svm = {
   },
   /** io_interception: an IN/OUT (next_rip from exit_info_2) goes to kvm_fast_pio; string I/O is not modelled. */
   io_interception(k: KvmOps, v: VcpuState): number {
+    v.svmNextRip = cur(v).nextRip; // exit_info_2: the next RIP, whatever nrips says
     return k.kvm_fast_pio(k, v);
   },
   /** task_switch_interception: the interrupted event is delivered through the task gate. */
