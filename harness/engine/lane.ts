@@ -94,11 +94,12 @@ interface CorpusItem {
  * A mutated input runs on from its parent's snapshot at (or just before) its first edited
  * event: the prefix it shares with the parent is not replayed. Snapshots are taken every
  * SNAPSHOT_EVERY steps, when a child first runs that far into the parent's prefix; each
- * holds two states of ~1.8 kB. At most MAX_SNAPSHOTS per lane (~15 MB); past it, the
+ * holds two states of ~2 kB. At most MAX_SNAPSHOTS per lane (~33 MB, room for about four
+ * per input of a full corpus: with fewer, a large corpus churns them); past it, the
  * inputs whose snapshots served least recently lose them.
  */
 const SNAPSHOT_EVERY = 2;
-const MAX_SNAPSHOTS = 4096;
+const MAX_SNAPSHOTS = 8192;
 
 /** Rescoring walks every corpus input's transitions: 2000 inputs x ~40 transitions is
  * ~80k map reads, so doing it once per 2048 executions keeps it under 1% of the work. */
@@ -174,6 +175,9 @@ export class Lane {
     const k = Math.min(Math.floor(shared / SNAPSHOT_EVERY), p.snaps.length);
     if (k === 0) return null;
     const snap = p.snaps[k - 1]!;
+    // The mutators only read the state (to draw an event legal in it): a snapshot taken
+    // exactly there is handed over as is, without a copy.
+    if (snap.step === upto) return snap.left;
     const v = this.scratch[2];
     copyState(v, snap.left);
     return stateAfter(this.ml, st, upto, { state: v, step: snap.step });
@@ -202,7 +206,9 @@ export class Lane {
       opts.prefixFeatures = parent.transitions;
       opts.into = [this.scratch[0], this.scratch[1]];
     }
-    if (k > have) {
+    // An input gets snapshots from its second pick on: most inputs are picked a few times
+    // only, and taking two state copies per snapshot for them costs more than it saves.
+    if (k > have && parent.picks > 1) {
       if (!parent.snaps) {
         parent.snaps = [];
         this.snapHolders.set(parent, true);

@@ -19,7 +19,8 @@ export interface MutationContext {
   maxLen: number;
   /**
    * The state `model` reaches after the first `upto` events of `s`, when the caller has it
-   * at hand cheaper than a replay (a snapshot of the parent), else null.
+   * at hand cheaper than a replay (a snapshot of the parent), else null. Read only: it may
+   * be the snapshot itself.
    */
   stateAt?: (s: Stream, upto: number) => VcpuState | null;
 }
