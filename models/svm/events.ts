@@ -13,6 +13,7 @@ import {
   bit, evtinj, INTERCEPT, SVM_EVTINJ_TYPE_INTR, SVM_EVTINJ_TYPE_NMI, SVM_EVTINJ_TYPE_EXEPT, SVM_EVTINJ_TYPE_SOFT, SVM_EXIT_NPF,
   SVM_EXIT_EXCP_BASE, SVM_EXIT_TASK_SWITCH, SVM_EXIT_SHUTDOWN, V_INTR_MASKING_MASK, V_IRQ_MASK, V_NMI_ENABLE_MASK,
   V_NMI_PENDING_MASK, V_NMI_BLOCKING_MASK, X86_EFLAGS_IF, DB_VECTOR, UD_VECTOR, SS_VECTOR, GP_VECTOR, PF_VECTOR,
+  V_IGN_TPR_MASK, V_GIF_MASK, V_GIF_ENABLE_MASK, V_INTR_PRIO_SHIFT,
   type InterceptName,
 } from './constants.js';
 import { cur, type VcpuState } from './state.js';
@@ -60,12 +61,13 @@ const VMCB12_EXCEPTIONS = [...VECTORS, 'DF', 'TS', 'NP', 'BP', 'OF'] as const;
 const DELIVERY_FAULT_VECTORS = [...VECTORS, 'DF', 'TS', 'NP'] as const;
 
 const VMCB12_INTERCEPTS = ['nmi', 'intr', 'vintr', 'iret', 'hlt', 'ioio', 'cpuid', 'shutdown'] as const;
-const VMCB12_INT_CTL = ['v_intr_masking', 'v_irq', 'v_nmi_enable', 'v_nmi_pending', 'v_nmi_blocking'] as const;
+const VMCB12_INT_CTL = ['v_intr_masking', 'v_irq', 'v_nmi_enable', 'v_nmi_pending', 'v_nmi_blocking', 'v_ign_tpr', 'v_gif', 'v_gif_enable'] as const;
 const INT_CTL_BITS: Record<(typeof VMCB12_INT_CTL)[number], number> = {
   v_intr_masking: V_INTR_MASKING_MASK, v_irq: V_IRQ_MASK, v_nmi_enable: V_NMI_ENABLE_MASK,
-  v_nmi_pending: V_NMI_PENDING_MASK, v_nmi_blocking: V_NMI_BLOCKING_MASK,
+  v_nmi_pending: V_NMI_PENDING_MASK, v_nmi_blocking: V_NMI_BLOCKING_MASK, v_ign_tpr: V_IGN_TPR_MASK,
+  v_gif: V_GIF_MASK, v_gif_enable: V_GIF_ENABLE_MASK,
 };
-const VMCB12_INJECT = ['none', 'intr_0x68', 'intr_0x30', 'nmi', 'GP', 'SS', 'soft_0x30', 'BP'] as const;
+const VMCB12_INJECT = ['none', 'intr_0x68', 'intr_0x30', 'nmi', 'GP', 'SS', 'soft_0x30', 'BP', 'DE', 'exc_2', 'exc_32', 'type_1'] as const;
 
 /** Vectors KVM_SET_VCPU_EVENTS may name: the modelled exceptions, and two it must refuse. */
 const EXCEPTION_NRS = ['DB', 'BP', 'OF', 'UD', 'DF', 'TS', 'NP', 'SS', 'GP', 'PF', 'NMI', '32'] as const;
@@ -135,6 +137,12 @@ function eventInjOf(inj: (typeof VMCB12_INJECT)[number]): number {
     : inj.startsWith('intr_') ? evtinj(SVM_EVTINJ_TYPE_INTR, Number(inj.slice(5)))
     : inj.startsWith('soft_') ? evtinj(SVM_EVTINJ_TYPE_SOFT, Number(inj.slice(5)))
     : inj === 'BP' ? evtinj(SVM_EVTINJ_TYPE_EXEPT, 3)
+    : inj === 'DE' ? evtinj(SVM_EVTINJ_TYPE_EXEPT, 0)
+    // Illegal events VMRUN must refuse (APM 15.20): an "exception" with the NMI vector or
+    // vector 32, and the reserved type 1.
+    : inj === 'exc_2' ? evtinj(SVM_EVTINJ_TYPE_EXEPT, 2)
+    : inj === 'exc_32' ? evtinj(SVM_EVTINJ_TYPE_EXEPT, 32)
+    : inj === 'type_1' ? evtinj(1 << 8, 0x30)
     : evtinj(SVM_EVTINJ_TYPE_EXEPT, VECTOR_NUM[inj as 'GP' | 'SS'], true);
 }
 const EVENT_INJ = Object.fromEntries(VMCB12_INJECT.map((i) => [i, eventInjOf(i)])) as Record<(typeof VMCB12_INJECT)[number], number>;
@@ -158,6 +166,7 @@ function writeVmcb12(v: VcpuState, e: FieldsOf<(typeof ALPHABET)['vmrun']['field
   for (const f of e.int_ctl) intCtl |= INT_CTL_BITS[f];
   vmcb12.intercepts = intercepts;
   vmcb12.exceptions = exceptions;
+  intCtl |= (numberOf(e.int_prio) << V_INTR_PRIO_SHIFT) | numberOf(e.v_tpr);
   vmcb12.intCtl = intCtl;
   vmcb12.intVector = numberOf(e.int_vector);
   vmcb12.intState = e.int_state;
@@ -250,9 +259,11 @@ export const ALPHABET = {
     fields: {
       intercepts: { type: 'flags', values: VMCB12_INTERCEPTS, default: ['nmi', 'intr'], doc: 'vmcb12 intercepts (VMRUN is always set)' },
       exceptions: { type: 'flags', values: VMCB12_EXCEPTIONS, default: [], doc: 'vmcb12 exception intercepts' },
-      inject: { type: 'enum', values: VMCB12_INJECT, default: 'none', doc: 'vmcb12.event_inj (soft_0x30: a software interrupt, INTn)' },
+      inject: { type: 'enum', values: VMCB12_INJECT, default: 'none', doc: 'vmcb12.event_inj (soft_0x30: a software interrupt, INTn; BP: #BP as an exception; exc_2, exc_32, type_1: events VMRUN must refuse)' },
       int_ctl: { type: 'flags', values: VMCB12_INT_CTL, default: ['v_intr_masking'], doc: 'vmcb12.int_ctl bits' },
       int_vector: { type: 'enum', values: ['0x30', '0x68'], default: '0x30', doc: 'vmcb12.int_vector (for v_irq)' },
+      int_prio: { type: 'enum', values: ['0xf', '0x8', '0x1', '0x0'], default: '0xf', doc: 'vmcb12.int_ctl V_INTR_PRIO of the virtual interrupt' },
+      v_tpr: { type: 'enum', values: ['0', '0xa'], default: '0', doc: "vmcb12.int_ctl V_TPR (L2's task priority for virtual interrupts)" },
       int_state: { type: 'int', min: 0, max: 1, default: 0, doc: 'vmcb12.int_state (interrupt shadow)' },
       l2_if: { type: 'bool', default: true, doc: "L2's RFLAGS.IF" },
       next_rip: { type: 'enum', values: ['rip+2', 'rip', '0'], default: 'rip+2', doc: "vmcb12.next_rip: past a 2-byte INTn at L2's RIP (what L1 writes for a soft event), L2's RIP, or 0" },

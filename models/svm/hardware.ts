@@ -9,9 +9,10 @@
 import { MAX_ENTRIES_PER_STEP } from './config.js';
 import {
   SVM_INTERRUPT_SHADOW_MASK, V_NMI_ENABLE_MASK, V_NMI_PENDING_MASK, V_NMI_BLOCKING_MASK, V_IRQ_MASK,
+  V_INTR_PRIO_MASK, V_INTR_PRIO_SHIFT, V_IGN_TPR_MASK, V_TPR_MASK,
   V_GIF_ENABLE_MASK, V_GIF_MASK, INTERCEPT, bit, isValid, evtType, evtVector, evtinj, SVM_EVTINJ_TYPE_NMI,
   SVM_EVTINJ_TYPE_INTR, SVM_EVTINJ_TYPE_EXEPT, SVM_EVTINJ_TYPE_SOFT, SVM_EXIT_INTR, SVM_EXIT_NMI,
-  SVM_EXIT_VINTR, SVM_EXIT_IRET, SVM_EXIT_EXCP_BASE, X86_EFLAGS_IF, X86_EFLAGS_TF, X86_EFLAGS_RF, DB_VECTOR, exitName,
+  SVM_EXIT_VINTR, SVM_EXIT_IRET, SVM_EXIT_EXCP_BASE, SVM_EXIT_ERR, X86_EFLAGS_IF, X86_EFLAGS_TF, X86_EFLAGS_RF, DB_VECTOR, exitName,
   exceptionHasErrorCode, type InterceptName,
 } from './constants.js';
 import { cur, curGuest, level, WARN_ON_ONCE, type VcpuState, type Vmcb, type GuestFrame } from './state.js';
@@ -41,11 +42,30 @@ export function hw_vmrun(k: KvmOps, v: VcpuState, stiShadow: boolean): void {
   v.hw.vmrunInStiShadow = stiShadow;
   v.hw.hostGif = true; // VMRUN sets GIF=1 for the guest
   v.phase = 'guest';
+  if (illegalEventInj(vmcb.eventInj)) {
+    // APM 15.20: VMRUN exits with VMEXIT_INVALID; the guest never runs.
+    hw_vmexit(k, v, SVM_EXIT_ERR, 0);
+    return;
+  }
   if (isValid(vmcb.eventInj)) {
     startDelivery(v, 'eventinj', true);
     return;
   }
   hw_instruction_boundary(k, v, true);
+}
+
+/**
+ * The EVENTINJ consistency check of VMRUN (APM 15.20): a reserved TYPE (1, 5, 6, 7), or
+ * TYPE 3 (exception) with a vector that is no exception: the NMI vector 2, or above 31.
+ * The reserved bits 30:12 are documented as SBZ, not as checked: the model ignores them.
+ * (Exception vectors below 32 that the architecture leaves undefined are not offered.)
+ */
+function illegalEventInj(info: number): boolean {
+  if (!isValid(info)) return false;
+  const t = evtType(info) >> 8;
+  if (t === 1 || t >= 5) return true;
+  const vector = evtVector(info);
+  return t === 3 && (vector === 2 || vector > 31);
 }
 
 function startDelivery(v: VcpuState, what: 'eventinj' | 'vnmi', atVmrun: boolean): void {
@@ -73,7 +93,11 @@ export function hw_instruction_boundary(k: KvmOps, v: VcpuState, atVmrun = false
     return;
   }
   const ifSet = (vmcb.rflags & X86_EFLAGS_IF) !== 0;
-  if ((vmcb.intCtl & V_IRQ_MASK) && ifSet && !shadowed(vmcb) && gif) {
+  // APM 15.21.4: a virtual interrupt is taken when its V_INTR_PRIO is above V_TPR (or
+  // V_IGN_TPR is set), IF and GIF are set and no interrupt shadow holds.
+  const prio = (vmcb.intCtl & V_INTR_PRIO_MASK) >>> V_INTR_PRIO_SHIFT;
+  const aboveTpr = (vmcb.intCtl & V_IGN_TPR_MASK) !== 0 || prio > (vmcb.intCtl & V_TPR_MASK);
+  if ((vmcb.intCtl & V_IRQ_MASK) && ifSet && !shadowed(vmcb) && gif && aboveTpr) {
     if (intercepted(vmcb, 'VINTR')) {
       hw_vmexit(k, v, SVM_EXIT_VINTR, 0);
       return;
