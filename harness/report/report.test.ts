@@ -132,8 +132,10 @@ describe('svmfuzz report', () => {
     // Seed 2: the stream, and vmcb12.int_state highlighted side by side (1 vs 0).
     const s2 = article(doc, SEED2('all'));
     const stream = text(all(s2, (e) => e.tag === 'pre' && hasClass(e, 'stream'))[0]!);
-    expect(stream).toMatch(/^delivery_fault cause=npf_l1$/m);
+    // Seed 2's mechanism: L1's VMRUN, then a #VMEXIT that cuts the event's delivery (which
+    // one depends on the streams the seed draws: an #NPF, an intercepted exception, ...).
     expect(stream).toMatch(/^vmrun /m);
+    expect(stream).toMatch(/^delivery_fault( cause=\w+)?( vector=\w+)?$/m);
     const row = diffRow(s2, 'vmcb12.int_state');
     expect(row).toBeDefined();
     expect(all(row!, (e) => e.tag === 'mark').map(text)).toEqual(['1', '0']);
