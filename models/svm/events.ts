@@ -170,7 +170,7 @@ function writeVmcb12(v: VcpuState, e: FieldsOf<(typeof ALPHABET)['vmrun']['field
   vmcb12.intCtl = intCtl;
   vmcb12.intVector = numberOf(e.int_vector);
   vmcb12.intState = e.int_state;
-  vmcb12.eventInjErr = 0;
+  vmcb12.eventInjErr = numberOf(e.inject_err);
   vmcb12.eventInj = EVENT_INJ[e.inject];
   vmcb12.rflags = e.l2_if ? vmcb12.rflags | X86_EFLAGS_IF : vmcb12.rflags & ~X86_EFLAGS_IF;
   vmcb12.nextRip = e.next_rip === 'rip+2' ? vmcb12.rip + 2 : e.next_rip === 'rip' ? vmcb12.rip : 0;
@@ -262,6 +262,7 @@ export const ALPHABET = {
       inject: { type: 'enum', values: VMCB12_INJECT, default: 'none', doc: 'vmcb12.event_inj (soft_0x30: a software interrupt, INTn; BP: #BP as an exception; exc_2, exc_32, type_1: events VMRUN must refuse)' },
       int_ctl: { type: 'flags', values: VMCB12_INT_CTL, default: ['v_intr_masking'], doc: 'vmcb12.int_ctl bits' },
       int_vector: { type: 'enum', values: ['0x30', '0x68'], default: '0x30', doc: 'vmcb12.int_vector (for v_irq)' },
+      inject_err: { type: 'enum', values: ['0', '0xdeadbeef'], default: '0', doc: 'vmcb12.event_inj_err (pushed when the injected exception has an error code)' },
       int_prio: { type: 'enum', values: ['0xf', '0x8', '0x1', '0x0'], default: '0xf', doc: 'vmcb12.int_ctl V_INTR_PRIO of the virtual interrupt' },
       v_tpr: { type: 'enum', values: ['0', '0xa'], default: '0', doc: "vmcb12.int_ctl V_TPR (L2's task priority for virtual interrupts)" },
       int_state: { type: 'int', min: 0, max: 1, default: 0, doc: 'vmcb12.int_state (interrupt shadow)' },

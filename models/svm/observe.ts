@@ -51,6 +51,7 @@ export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
   'vmcb12.exit_info_1': 'vmcb12.control.exit_info_1 (an exception exit: its error code)',
   'vmcb12.next_rip': 'vmcb12.control.next_rip (written back at nested #VMEXIT when L1 has NRIPS)',
   'vmcb12.exit_int_info': 'vmcb12.control.exit_int_info',
+  'vmcb12.exit_int_info_err': 'vmcb12.control.exit_int_info_err (the error code of the event in exit_int_info)',
   'vmcb12.int_state': 'vmcb12.control.int_state (bit 0: interrupt shadow)',
   'vmcb12.int_ctl': 'vmcb12.control.int_ctl bits V_IRQ/V_NMI_PENDING/V_NMI_BLOCKING',
   'vmcb12.event_inj': 'vmcb12.control.event_inj',
@@ -90,6 +91,7 @@ export function observe(v: VcpuState, skipped: boolean, events: VcpuEvents | nul
     'vmcb12.exit_info_1': hex(vmcb12.exitInfo1),
     'vmcb12.next_rip': hex(vmcb12.nextRip),
     'vmcb12.exit_int_info': hex(vmcb12.exitIntInfo),
+    'vmcb12.exit_int_info_err': hex(vmcb12.exitIntInfoErr),
     'vmcb12.int_state': vmcb12.intState,
     'vmcb12.int_ctl': hex(vmcb12.intCtl & (V_IRQ_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MASK)),
     'vmcb12.event_inj': hex(vmcb12.eventInj),
@@ -139,6 +141,7 @@ export function sameObservation(a: VcpuState, b: VcpuState): boolean {
   const x = a.vmcb12;
   const y = b.vmcb12;
   if (x.exitCode !== y.exitCode || (x.exitIntInfo >>> 0) !== (y.exitIntInfo >>> 0) || x.intState !== y.intState || (x.exitInfo1 >>> 0) !== (y.exitInfo1 >>> 0) || x.nextRip !== y.nextRip
+    || (x.exitIntInfoErr >>> 0) !== (y.exitIntInfoErr >>> 0)
     || ((x.intCtl ^ y.intCtl) & VMCB12_INT_CTL_SHOWN) !== 0 || (x.eventInj >>> 0) !== (y.eventInj >>> 0)) return false;
   const ra = la.read;
   const rb = lb.read;
