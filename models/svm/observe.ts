@@ -9,7 +9,7 @@
 // and the guests' architectural registers: compared at the end of a stream.
 
 import { exitName, V_IRQ_MASK, V_NMI_BLOCKING_MASK, V_NMI_PENDING_MASK, V_NMI_ENABLE_MASK, V_GIF_MASK, INTERCEPT, bit } from './constants.js';
-import { type VcpuState, type Vmcb, type GuestCpu } from './state.js';
+import { sameArray, type VcpuState, type Vmcb, type GuestCpu } from './state.js';
 import type { VcpuEvents } from './kvm/x86.js';
 
 export type Primitive = number | boolean | string | null;
@@ -114,12 +114,6 @@ function exceptionText(e: VcpuEvents): string {
 
 const VMCB12_INT_CTL_SHOWN = V_IRQ_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MASK;
 
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * The observations of the last step of `a` and of `b` are equal, read from the states and
  * their step logs without building either record (the fuzzing hot path). It compares the
@@ -132,7 +126,7 @@ export function sameObservation(a: VcpuState, b: VcpuState): boolean {
   const la = a.log;
   const lb = b.log;
   if (la.skipped !== lb.skipped || la.userspaceExit !== lb.userspaceExit || la.ioctl !== lb.ioctl) return false;
-  if (!sameList(la.exits, lb.exits) || !sameList(la.reflected, lb.reflected) || !sameList(la.delivered, lb.delivered) || !sameList(la.warns, lb.warns)) return false;
+  if (!sameArray(la.exits, lb.exits) || !sameArray(la.reflected, lb.reflected) || !sameArray(la.delivered, lb.delivered) || !sameArray(la.warns, lb.warns)) return false;
   if ((a.phase === 'host') !== (b.phase === 'host') || a.guestMode !== b.guestMode || a.mpState !== b.mpState) return false;
   const sa = a.stat;
   const sb = b.stat;
@@ -167,11 +161,6 @@ function sameFrames(a: readonly GuestCpu['frames'][number][], b: readonly GuestC
     const y = b[i]!;
     if (x.type !== y.type || (x.type !== 'NMI' && x.vector !== y.vector)) return false;
   }
-  return true;
-}
-function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if ((a[i]! >>> 0) !== (b[i]! >>> 0)) return false;
   return true;
 }
 const frames = (g: GuestCpu): string => g.frames.map((f) => (f.type === 'NMI' ? 'NMI' : `${f.type}:${f.vector}`)).join('>');
@@ -221,7 +210,7 @@ export const LATENT: readonly LatentField[] = [
   ['exception_vmexit.pending', (v) => (v.exceptionVmexit.pending ? v.exceptionVmexit.vector : -1)],
   ['cr2', (v) => v.cr2, asHex],
   ['dr6', (v) => v.dr6, asHex],
-  ['apic_irr', (v) => v.apicIrr.map(hex).join(','), undefined, (a, b) => sameNumbers(a.apicIrr, b.apicIrr)],
+  ['apic_irr', (v) => v.apicIrr.map(hex).join(','), undefined, (a, b) => sameArray(a.apicIrr, b.apicIrr)],
   ['guest_gif', (v) => v.guestGif],
   ['complete_userspace_io', (v) => v.completeUserspaceIo],
   ...vmcbFields('vmcb01'),

@@ -310,82 +310,20 @@ export function WARN_ON_ONCE(v: VcpuState, cond: boolean, site: string): boolean
   return cond;
 }
 
-const cloneVmcb = (m: Vmcb): Vmcb => ({
-  intercepts: m.intercepts, exceptions: m.exceptions, intCtl: m.intCtl, intVector: m.intVector, intState: m.intState,
-  eventInj: m.eventInj, eventInjErr: m.eventInjErr, exitCode: m.exitCode, exitInfo1: m.exitInfo1, exitIntInfo: m.exitIntInfo,
-  exitIntInfoErr: m.exitIntInfoErr, nextRip: m.nextRip, rip: m.rip, rflags: m.rflags, csBase: m.csBase,
-});
-const cloneGuest = (g: GuestCpu): GuestCpu => ({
-  frames: g.frames.map((f) => ({ type: f.type, vector: f.vector, savedRflags: f.savedRflags, savedRip: f.savedRip })),
-  nmis: g.nmis, irqs: g.irqs, exceptions: g.exceptions, softRip: g.softRip, softLen: g.softLen,
-});
-
 /**
  * A copy of the state that shares no object with it (the engine's snapshots: a mutated
  * stream runs on from its parent's state at the first edited step instead of replaying
- * the prefix). Written out field by field in createState's order, so that copies have the
- * same object shapes as fresh states (spreads would not, and the model's property reads
- * would turn polymorphic). The step log is not copied (every step clears it first).
- * state.test.ts checks that every field is copied and nothing is shared, so a field added
- * to VcpuState and forgotten here fails there.
+ * the prefix): a fresh state, overwritten by copyState, with a config of its own. Fresh
+ * states give copies the object shapes the model's property reads expect. The step log
+ * is not copied (every step clears it first). snapshot.test.ts checks that every field is
+ * copied and nothing is shared, so a field added to VcpuState and forgotten in copyState
+ * fails there.
  */
 export function cloneState(v: VcpuState): VcpuState {
-  const hw = v.hw;
-  return {
-    cfg: { ...v.cfg },
-    phase: v.phase,
-    mpState: v.mpState,
-    hw: {
-      delivering: hw.delivering, deliveryAtVmrun: hw.deliveryAtVmrun, deliveryShadow: hw.deliveryShadow,
-      vmrunInStiShadow: hw.vmrunInStiShadow, hostGif: hw.hostGif, physIntrPending: hw.physIntrPending, retry: hw.retry, entries: hw.entries,
-      softEvent: hw.softEvent, softNextRip: hw.softNextRip,
-    },
-    vmcb01: cloneVmcb(v.vmcb01),
-    vmcb02: cloneVmcb(v.vmcb02),
-    vmcb12: cloneVmcb(v.vmcb12),
-    nestedCtl: cloneVmcb(v.nestedCtl),
-    guestMode: v.guestMode,
-    nestedRunPending: v.nestedRunPending,
-    guestGif: v.guestGif,
-    nmiQueued: v.nmiQueued,
-    nmiPending: v.nmiPending,
-    nmiInjected: v.nmiInjected,
-    nmiMasked: v.nmiMasked,
-    awaitingIretCompletion: v.awaitingIretCompletion,
-    nmiIretRip: v.nmiIretRip,
-    nmiSinglestep: v.nmiSinglestep,
-    nmiSinglestepGuestRflags: v.nmiSinglestepGuestRflags,
-    nmiL1ToL2: v.nmiL1ToL2,
-    softIntInjected: v.softIntInjected,
-    softIntCsbase: v.softIntCsbase,
-    softIntOldRip: v.softIntOldRip,
-    softIntNextRip: v.softIntNextRip,
-    svmNextRip: v.svmNextRip,
-    interrupt: { injected: v.interrupt.injected, nr: v.interrupt.nr, soft: v.interrupt.soft },
-    exception: {
-      pending: v.exception.pending, injected: v.exception.injected, vector: v.exception.vector, hasErrorCode: v.exception.hasErrorCode,
-      errorCode: v.exception.errorCode, hasPayload: v.exception.hasPayload, payload: v.exception.payload,
-    },
-    exceptionVmexit: {
-      pending: v.exceptionVmexit.pending, vector: v.exceptionVmexit.vector, hasErrorCode: v.exceptionVmexit.hasErrorCode,
-      errorCode: v.exceptionVmexit.errorCode, hasPayload: v.exceptionVmexit.hasPayload, payload: v.exceptionVmexit.payload,
-    },
-    exceptionFromUserspace: v.exceptionFromUserspace,
-    cr2: v.cr2,
-    dr6: v.dr6,
-    apicIrr: v.apicIrr.slice(),
-    requests: v.requests,
-    signalPending: v.signalPending,
-    runExitReason: v.runExitReason,
-    completeUserspaceIo: v.completeUserspaceIo,
-    pioLinearRip: v.pioLinearRip,
-    l1Svme: v.l1Svme,
-    l1: cloneGuest(v.l1),
-    l2: cloneGuest(v.l2),
-    stat: { ...v.stat },
-    warned: v.warned.slice(),
-    log: newStepLog(),
-  };
+  const d = createState(v.cfg);
+  copyState(d, v);
+  d.cfg = { ...v.cfg };
+  return d;
 }
 
 function copyVmcb(d: Vmcb, m: Vmcb): void {
@@ -484,7 +422,8 @@ function sameGuest(a: GuestCpu, b: GuestCpu): boolean {
   }
   return true;
 }
-function sameArray<T>(a: readonly T[], b: readonly T[]): boolean {
+/** Two lists hold the same items in the same order. */
+export function sameArray<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
