@@ -5,6 +5,7 @@ import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Packr } from 'msgpackr';
 import { Registry } from '../../models/registry.js';
 import { BUILTIN_VERSIONS, BUILTIN_PAIRS, defineVersion } from '../../models/svm/versions.js';
 import { replayEntry, entryFiles } from './replay.js';
@@ -40,6 +41,17 @@ describe('replay', () => {
     expect(seed1.reason).toMatch(/the versions' patches changed since the entry was made/);
     // The seed-2 reproducer does not touch 72046d0a's path: it still passes.
     expect(results.find((r) => r.file.includes('sti-shadow-'))!.status).toBe('pass');
+  });
+
+  it("a run directory's input corpus is not an entry, with or without its campaign.json (a full disk stops a campaign between the two writes)", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'svmfuzz-replay-'));
+    const entry = entryFiles([corpus]).files[0]!;
+    copyFileSync(entry, join(dir, 'e.msgpack'));
+    writeFileSync(join(dir, 'corpus.msgpack'), new Packr({ useRecords: false }).pack([{ events: [] }]));
+    expect(entryFiles([dir]).files).toEqual([join(dir, 'e.msgpack')]);
+    // A corpus.msgpack that holds no array is reported (replay says it is unreadable).
+    writeFileSync(join(dir, 'corpus.msgpack'), 'garbage');
+    expect(entryFiles([dir]).files).toEqual([join(dir, 'corpus.msgpack'), join(dir, 'e.msgpack')]);
   });
 
   it('an entry recorded as equal that now diverges: started to diverge', () => {

@@ -3,7 +3,7 @@
 // command line) and says pass, or fail with the reason. Unreadable entries are reported
 // and the others still run.
 
-import { readdirSync, statSync, existsSync, realpathSync } from 'node:fs';
+import { readdirSync, statSync, existsSync, realpathSync, openSync, readSync, closeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Registry } from '../../models/registry.js';
 import type { Version } from '../../models/svm/versions.js';
@@ -29,6 +29,28 @@ export interface ReplayResult {
   patchesChanged: boolean;
 }
 
+/**
+ * A run directory's corpus.msgpack is the campaign's input corpus (a msgpack array of
+ * inputs), not an entry (a map). It is known by its campaign.json, or, when a full disk
+ * stopped the campaign between the two writes, by its first byte.
+ */
+function isCampaignCorpus(p: string): boolean {
+  if (basename(p) !== 'corpus.msgpack') return false;
+  if (existsSync(join(dirname(p), 'campaign.json'))) return true;
+  const b = Buffer.alloc(1);
+  let fd: number | undefined;
+  try {
+    fd = openSync(p, 'r');
+    if (readSync(fd, b, 0, 1, 0) !== 1) return false;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  // fixarray, array 16, array 32
+  return (b[0]! & 0xf0) === 0x90 || b[0] === 0xdc || b[0] === 0xdd;
+}
+
 /** Entry files under the given paths (directories are searched recursively), sorted. */
 export function entryFiles(paths: readonly string[]): { files: string[]; missing: string[] } {
   const files: string[] = [];
@@ -52,8 +74,7 @@ export function entryFiles(paths: readonly string[]): { files: string[]; missing
       seen.add(real);
       for (const f of readdirSync(p).sort()) walk(join(p, f));
     }
-    // A run directory's corpus.msgpack is the campaign's input corpus, not an entry.
-    else if (p.endsWith('.msgpack') && !/\/\.[^/]*$/.test(p) && !(basename(p) === 'corpus.msgpack' && existsSync(join(dirname(p), 'campaign.json')))) files.push(p);
+    else if (p.endsWith('.msgpack') && !/\/\.[^/]*$/.test(p) && !isCampaignCorpus(p)) files.push(p);
   };
   for (const p of paths) {
     if (!existsSync(p)) missing.push(p);
