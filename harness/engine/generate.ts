@@ -47,10 +47,12 @@ export function randomEvent(rng: Rng, kind: string): SvmEvent {
  * seeds 1-10 after, `npm run bench -- --sections ttfd`).
  */
 const NARROW_WEIGHT = 6;
+/** A kind's own weight (EventSpec.weight, in tenths: Rng.weighted takes integers). */
+const own = (k: string): number => Math.max(1, Math.round(10 * (specOf(k)!.weight ?? 1)));
 const WEIGHTS: Record<VcpuState['phase'], number[]> = {
-  host: BY_PHASE.host.map(() => 1),
-  guest: BY_PHASE.guest.map(() => 1),
-  delivery: BY_PHASE.delivery.map((k) => (specOf(k)!.where === 'delivery' ? NARROW_WEIGHT : 1)),
+  host: BY_PHASE.host.map(own),
+  guest: BY_PHASE.guest.map(own),
+  delivery: BY_PHASE.delivery.map((k) => (specOf(k)!.where === 'delivery' ? NARROW_WEIGHT : 1) * own(k)),
 };
 
 /** An event legal in state v (a few tries), else any event of a phase-legal kind. */

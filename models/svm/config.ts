@@ -21,6 +21,10 @@ export const KNOBS = {
   nested: { type: 'bool', default: true, tag: 'param', doc: 'kvm_amd.nested and L1 has SVM with EFER.SVME=1: L1 may VMRUN.' },
   npt: { type: 'bool', default: true, tag: 'param', doc: 'kvm_amd.npt, and L1 uses nested paging for L2 (NPF in L1 tables possible).' },
   l1Vnmi: { type: 'bool', default: true, tag: 'param', doc: 'vNMI exposed to L1 in CPUID (svm->vnmi_enabled): L1 may use nested vNMI.' },
+  l1Vgif: {
+    type: 'bool', default: true, tag: 'param',
+    doc: 'vGIF exposed to L1 in CPUID (guest_cpu_cap_has X86_FEATURE_VGIF; with vgif): a vmcb12 with V_GIF_ENABLE runs L2 with nested vGIF.',
+  },
   gpErratumIntercept: {
     type: 'bool', default: true, tag: 'param',
     doc: 'svm_gp_erratum_intercept: #GP intercepted in vmcb01 once L1 sets EFER.SVME (svm_set_efer).',

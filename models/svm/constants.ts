@@ -42,6 +42,7 @@ export const evtVector = (info: number): number => info & SVM_EVTINJ_VEC_MASK;
 export const SVM_EXIT_EXCP_BASE = 0x40;
 export const SVM_EXIT_INTR = 0x60;
 export const SVM_EXIT_NMI = 0x61;
+export const SVM_EXIT_INIT = 0x63;
 export const SVM_EXIT_VINTR = 0x64;
 export const SVM_EXIT_CPUID = 0x72;
 export const SVM_EXIT_IRET = 0x74;
@@ -101,7 +102,7 @@ export function exception_type(vector: number): number {
 }
 
 const EXIT_NAMES: Record<number, string> = {
-  [SVM_EXIT_INTR]: 'INTR', [SVM_EXIT_NMI]: 'NMI', [SVM_EXIT_VINTR]: 'VINTR', [SVM_EXIT_CPUID]: 'CPUID',
+  [SVM_EXIT_INTR]: 'INTR', [SVM_EXIT_NMI]: 'NMI', [SVM_EXIT_INIT]: 'INIT', [SVM_EXIT_VINTR]: 'VINTR', [SVM_EXIT_CPUID]: 'CPUID',
   [SVM_EXIT_IRET]: 'IRET', [SVM_EXIT_HLT]: 'HLT', [SVM_EXIT_IOIO]: 'IOIO', [SVM_EXIT_TASK_SWITCH]: 'TASK_SWITCH',
   [SVM_EXIT_SHUTDOWN]: 'SHUTDOWN', [SVM_EXIT_VMRUN]: 'VMRUN', [SVM_EXIT_STGI]: 'STGI', [SVM_EXIT_CLGI]: 'CLGI',
   [SVM_EXIT_NPF]: 'NPF', [SVM_EXIT_ERR]: 'ERR', [SVM_EXIT_NONE]: 'NONE',
@@ -143,3 +144,4 @@ export const KVM_X86_SHADOW_INT_STI = 2;
 export const EBUSY = -16;
 export const EINTR = -4;
 export const EIO = -5;
+export const EINVAL = -22;

@@ -19,7 +19,7 @@ import {
 import { cur, type VcpuState } from './state.js';
 import { guest_execute, hw_delivery_fault, insn, async, NPF_IN_L0_TABLES, NPF_IN_L1_TABLES } from './hardware.js';
 import type { KvmOps } from './kvm/ops.js';
-import type { VcpuEvents, SetVcpuEvents } from './kvm/x86.js';
+import { nested_state_round_trip, type VcpuEvents, type SetVcpuEvents } from './kvm/x86.js';
 
 // ---- field descriptions ---------------------------------------------------------------
 
@@ -45,6 +45,12 @@ export interface EventSpec<F extends Record<string, FieldSpec>> {
   readonly fields: F;
   /** Extra legality beyond `where` (e.g. L1 only, needs nesting). */
   readonly legal?: (v: VcpuState, e: FieldsOf<F>) => boolean;
+  /**
+   * How often generation draws this kind among the kinds of its phase, relative to the
+   * others (default 1; tenths are the finest step). A kind that ends what most streams explore for the
+   * rest of the stream (INIT resets the vCPU out of nesting) is drawn rarely.
+   */
+  readonly weight?: number;
   /** The effect. May return the KVM_GET_VCPU_EVENTS view when the event reads it. */
   readonly apply: (k: KvmOps, v: VcpuState, e: FieldsOf<F>) => VcpuEvents | void;
 }
@@ -60,7 +66,7 @@ const VMCB12_EXCEPTIONS = [...VECTORS, 'DF', 'TS', 'NP', 'BP', 'OF'] as const;
 /** Exceptions vectoring an event can raise: a bad gate or descriptor (#NP, #TS, #GP), the stack (#SS), a page (#PF), #DF. */
 const DELIVERY_FAULT_VECTORS = [...VECTORS, 'DF', 'TS', 'NP'] as const;
 
-const VMCB12_INTERCEPTS = ['nmi', 'intr', 'vintr', 'iret', 'hlt', 'ioio', 'cpuid', 'shutdown'] as const;
+const VMCB12_INTERCEPTS = ['nmi', 'intr', 'vintr', 'iret', 'hlt', 'ioio', 'cpuid', 'shutdown', 'init'] as const;
 const VMCB12_INT_CTL = ['v_intr_masking', 'v_irq', 'v_nmi_enable', 'v_nmi_pending', 'v_nmi_blocking', 'v_ign_tpr', 'v_gif', 'v_gif_enable'] as const;
 const INT_CTL_BITS: Record<(typeof VMCB12_INT_CTL)[number], number> = {
   v_intr_masking: V_INTR_MASKING_MASK, v_irq: V_IRQ_MASK, v_nmi_enable: V_NMI_ENABLE_MASK,
@@ -89,6 +95,7 @@ const SET_VCPU_EVENTS_FIELDS = {
   interrupt: { type: 'enum', values: ['keep', 'none', 'injected', 'soft'], default: 'keep', doc: "interrupt.injected/soft ('keep': as read)" },
   interrupt_nr: { type: 'enum', values: IRQ_VECTORS, default: '0x30', doc: 'interrupt.nr' },
   triple_fault: { type: 'enum', values: ['as_read', 'none', '0', '1'], default: 'as_read', doc: "triple_fault.pending ('none': VALID_TRIPLE_FAULT not set; 'as_read': as GET reported it)" },
+  latched_init: { type: 'enum', values: ['none', 'as_read', '0', '1'], default: 'none', doc: "smi.latched_init ('none': VALID_SMM not set; the SMM fields are 0)" },
   bad_flag: { type: 'bool', default: false, doc: 'a flag bit KVM does not define (-EINVAL)' },
 } as const satisfies Record<string, FieldSpec>;
 
@@ -99,7 +106,7 @@ const SET_VCPU_EVENTS_FIELDS = {
  */
 function setVcpuEventsArgs(k: KvmOps, v: VcpuState, e: FieldsOf<typeof SET_VCPU_EVENTS_FIELDS>): SetVcpuEvents {
   const read = e.exception === 'keep' || e.interrupt === 'keep' || e.payload_flag === 'as_read' || e.triple_fault === 'as_read'
-    ? k.kvm_vcpu_ioctl_x86_get_vcpu_events(k, v) : null;
+    || e.latched_init === 'as_read' ? k.kvm_vcpu_ioctl_x86_get_vcpu_events(k, v) : null;
   const exception = e.exception === 'keep'
     ? {
       injected: read!.exceptionInjected, pending: read!.exceptionPending, nr: read!.exceptionNr, hasErrorCode: read!.exceptionHasErrorCode,
@@ -122,6 +129,7 @@ function setVcpuEventsArgs(k: KvmOps, v: VcpuState, e: FieldsOf<typeof SET_VCPU_
     nmiMasked: e.nmi_masked,
     shadow: e.shadow === 'keep' ? null : e.shadow === '1',
     tripleFault: e.triple_fault === 'as_read' ? read!.tripleFault : e.triple_fault === 'none' ? null : e.triple_fault === '1',
+    latchedInit: e.latched_init === 'none' ? null : e.latched_init === 'as_read' ? read!.latchedInit : e.latched_init === '1',
   };
 }
 
@@ -198,6 +206,36 @@ export const ALPHABET = {
     where: 'host',
     fields: SET_VCPU_EVENTS_FIELDS,
     apply: (k, v, e) => k.kvm_vcpu_ioctl_x86_set_vcpu_events(k, v, setVcpuEventsArgs(k, v, e)),
+  }),
+  init: ev({
+    doc: "another vCPU's INIT IPI (__apic_accept_irq, APIC_DM_INIT): INIT pending; KVM accepts it at the next event check (nested #VMEXIT(INIT) if L1 intercepts it, latched while GIF=0, else an INIT reset)",
+    where: 'host', fields: {}, weight: 0.1,
+    apply: (k, v) => k.__apic_accept_irq(k, v),
+  }),
+  nested_state: ev({
+    doc: 'KVM_GET_NESTED_STATE, then KVM_SET_NESTED_STATE of the blob as read with the fields edited (a save/restore; observed as nested_state)',
+    where: 'host', weight: 0.2,
+    fields: {
+      guest_mode: { type: 'enum', values: ['as_read', '0', '1'], default: 'as_read', doc: 'KVM_STATE_NESTED_GUEST_MODE (1 on a blob read outside guest mode: no VMCB data, -EINVAL)' },
+      run_pending: { type: 'enum', values: ['as_read', '0', '1'], default: 'as_read', doc: 'KVM_STATE_NESTED_RUN_PENDING' },
+      gif: { type: 'enum', values: ['as_read', '0', '1'], default: 'as_read', doc: 'KVM_STATE_NESTED_GIF_SET' },
+      int_state: { type: 'enum', values: ['as_read', '0', '1'], default: 'as_read', doc: "the blob's vmcb12 control int_state (the interrupt shadow L2 gets back)" },
+      bad_flag: { type: 'bool', default: false, doc: 'a flag bit KVM does not define (-EINVAL)' },
+    },
+    apply: (k, v, e) => {
+      const read = nested_state_round_trip(k, v, (s) => {
+        if (e.guest_mode !== 'as_read') s.guestMode = e.guest_mode === '1';
+        if (e.run_pending !== 'as_read') s.runPending = e.run_pending === '1';
+        if (e.gif !== 'as_read') s.gif = e.gif === '1';
+        if (e.int_state !== 'as_read' && s.ctl) s.ctl.intState = Number(e.int_state);
+        s.unknownFlag = e.bad_flag;
+      });
+      const flags: string[] = [];
+      if (read.guestMode) flags.push('guest_mode');
+      if (read.runPending) flags.push('run_pending');
+      if (read.gif) flags.push('gif');
+      v.log.nested = flags.join('|');
+    },
   }),
   get_vcpu_events: ev({
     doc: 'KVM_GET_VCPU_EVENTS: what userspace reads (observed as events.*)',

@@ -27,6 +27,7 @@ export function beginStep(v: VcpuState): void {
   if (log.warns.length) log.warns.length = 0;
   log.userspaceExit = '';
   if (log.ioctl) log.ioctl = '';
+  if (log.nested !== null) log.nested = null;
   v.hw.entries = 0;
 }
 

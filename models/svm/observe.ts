@@ -29,6 +29,8 @@ const hex = (n: number): string => {
   return s;
 };
 
+const VMCB12_INT_CTL_SHOWN = V_IRQ_MASK | V_GIF_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MASK;
+
 /** The observation fields, with what each means (shown by `svmfuzz list`). */
 export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
   skipped: 'the event was illegal in this state and did nothing',
@@ -53,7 +55,7 @@ export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
   'vmcb12.exit_int_info': 'vmcb12.control.exit_int_info',
   'vmcb12.exit_int_info_err': 'vmcb12.control.exit_int_info_err (the error code of the event in exit_int_info)',
   'vmcb12.int_state': 'vmcb12.control.int_state (bit 0: interrupt shadow)',
-  'vmcb12.int_ctl': 'vmcb12.control.int_ctl bits V_IRQ/V_NMI_PENDING/V_NMI_BLOCKING',
+  'vmcb12.int_ctl': 'vmcb12.control.int_ctl bits V_IRQ/V_GIF/V_NMI_PENDING/V_NMI_BLOCKING',
   'vmcb12.event_inj': 'vmcb12.control.event_inj',
   'events.nmi_pending': 'KVM_GET_VCPU_EVENTS nmi.pending (null when not read this step)',
   'events.nmi_injected': 'KVM_GET_VCPU_EVENTS nmi.injected',
@@ -62,6 +64,8 @@ export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
   'events.interrupt': 'KVM_GET_VCPU_EVENTS interrupt.injected/nr',
   'events.exception': "KVM_GET_VCPU_EVENTS exception: injected, pending or both (without the payload capability a pending one reads as both), ':' nr, '/err=' the error code, '/payload=' the payload; 'none'",
   'events.triple_fault': 'KVM_GET_VCPU_EVENTS triple_fault.pending (null without KVM_CAP_X86_TRIPLE_FAULT_EVENT)',
+  'events.latched_init': 'KVM_GET_VCPU_EVENTS smi.latched_init (an INIT is pending)',
+  nested_state: "KVM_GET_NESTED_STATE flags at a nested_state step (guest_mode|run_pending|gif; '' none), null otherwise",
 };
 
 /** The observation's keys in order (OBSERVATION_FIELDS lists the same ones). */
@@ -93,7 +97,7 @@ export function observe(v: VcpuState, skipped: boolean, events: VcpuEvents | nul
     'vmcb12.exit_int_info': hex(vmcb12.exitIntInfo),
     'vmcb12.exit_int_info_err': hex(vmcb12.exitIntInfoErr),
     'vmcb12.int_state': vmcb12.intState,
-    'vmcb12.int_ctl': hex(vmcb12.intCtl & (V_IRQ_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MASK)),
+    'vmcb12.int_ctl': hex(vmcb12.intCtl & VMCB12_INT_CTL_SHOWN),
     'vmcb12.event_inj': hex(vmcb12.eventInj),
     'events.nmi_pending': events ? events.nmiPending : null,
     'events.nmi_injected': events ? events.nmiInjected : null,
@@ -102,6 +106,8 @@ export function observe(v: VcpuState, skipped: boolean, events: VcpuEvents | nul
     'events.interrupt': events ? (events.interruptInjected ? hex(events.interruptNr) : 'none') : null,
     'events.exception': events ? exceptionText(events) : null,
     'events.triple_fault': events ? events.tripleFault : null,
+    'events.latched_init': events ? events.latchedInit : null,
+    nested_state: log.nested,
   };
 }
 
@@ -112,7 +118,6 @@ function exceptionText(e: VcpuEvents): string {
   return `${state}:${e.exceptionNr}${e.exceptionHasErrorCode ? `/err=${hex(e.exceptionErrorCode)}` : ''}${e.exceptionHasPayload ? `/payload=${hex(e.exceptionPayload)}` : ''}`;
 }
 
-const VMCB12_INT_CTL_SHOWN = V_IRQ_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MASK;
 
 /**
  * The observations of the last step of `a` and of `b` are equal, read from the states and
@@ -125,7 +130,7 @@ const VMCB12_INT_CTL_SHOWN = V_IRQ_MASK | V_NMI_PENDING_MASK | V_NMI_BLOCKING_MA
 export function sameObservation(a: VcpuState, b: VcpuState): boolean {
   const la = a.log;
   const lb = b.log;
-  if (la.skipped !== lb.skipped || la.userspaceExit !== lb.userspaceExit || la.ioctl !== lb.ioctl) return false;
+  if (la.skipped !== lb.skipped || la.userspaceExit !== lb.userspaceExit || la.ioctl !== lb.ioctl || la.nested !== lb.nested) return false;
   if (!sameArray(la.exits, lb.exits) || !sameArray(la.reflected, lb.reflected) || !sameArray(la.delivered, lb.delivered) || !sameArray(la.warns, lb.warns)) return false;
   if ((a.phase === 'host') !== (b.phase === 'host') || a.guestMode !== b.guestMode || a.mpState !== b.mpState) return false;
   const sa = a.stat;
@@ -142,7 +147,7 @@ export function sameObservation(a: VcpuState, b: VcpuState): boolean {
   if (ra === null || rb === null) return ra === rb;
   return ra.nmiPending === rb.nmiPending && ra.nmiInjected === rb.nmiInjected && ra.nmiMasked === rb.nmiMasked
     && ra.interruptShadow === rb.interruptShadow && ra.interruptInjected === rb.interruptInjected
-    && (!ra.interruptInjected || ra.interruptNr === rb.interruptNr) && ra.tripleFault === rb.tripleFault
+    && (!ra.interruptInjected || ra.interruptNr === rb.interruptNr) && ra.tripleFault === rb.tripleFault && ra.latchedInit === rb.latchedInit
     && exceptionText(ra) === exceptionText(rb); // a get_vcpu_events step: rare, a string is fine
 }
 
@@ -212,6 +217,7 @@ export const LATENT: readonly LatentField[] = [
   ['dr6', (v) => v.dr6, asHex],
   ['apic_irr', (v) => v.apicIrr.map(hex).join(','), undefined, (a, b) => sameArray(a.apicIrr, b.apicIrr)],
   ['guest_gif', (v) => v.guestGif],
+  ['apic_pending_init', (v) => v.apicInit],
   ['complete_userspace_io', (v) => v.completeUserspaceIo],
   ...vmcbFields('vmcb01'),
   ...vmcbFields('vmcb02'),

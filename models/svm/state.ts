@@ -93,6 +93,8 @@ export interface StepLog {
   read: VcpuEvents | null;
   /** The error an ioctl of this step returned ('EINVAL'), or ''. */
   ioctl: string;
+  /** The KVM_GET_NESTED_STATE flags a nested_state event read ('guest_mode|run_pending|gif'), or null. */
+  nested: string | null;
 }
 
 export interface Stat {
@@ -155,6 +157,8 @@ export interface VcpuState {
   dr6: number;
   /** In-kernel LAPIC IRR: pending vectors, highest first. */
   apicIrr: number[];
+  /** apic->pending_events KVM_APIC_INIT: an INIT signal KVM has not accepted yet (latched while GIF=0). */
+  apicInit: boolean;
   /** KVM requests, bitmask over REQ. */
   requests: number;
   /** A signal is pending for the vCPU thread: KVM_RUN returns -EINTR after the next exit. */
@@ -192,7 +196,7 @@ export function emptyVmcb(): Vmcb {
 }
 
 const newGuest = (): GuestCpu => ({ frames: [], nmis: 0, irqs: 0, exceptions: 0, softRip: -1, softLen: 0 });
-export const newStepLog = (): StepLog => ({ exits: [], reflected: [], delivered: [], warns: [], userspaceExit: '', skipped: false, read: null, ioctl: '' });
+export const newStepLog = (): StepLog => ({ exits: [], reflected: [], delivered: [], warns: [], userspaceExit: '', skipped: false, read: null, ioctl: '', nested: null });
 
 /** DR6 at reset and after a #DB handler has seen it: the active-low bits set (DR6_ACTIVE_LOW). */
 export const DR6_ACTIVE_LOW = 0xffff0ff0;
@@ -269,6 +273,7 @@ export function createState(cfg: SvmConfig = defaultConfig()): VcpuState {
     cr2: 0,
     dr6: DR6_ACTIVE_LOW,
     apicIrr: [],
+    apicInit: false,
     requests: 0,
     signalPending: false,
     runExitReason: '',
@@ -391,6 +396,7 @@ export function copyState(d: VcpuState, s: VcpuState): void {
   d.cr2 = s.cr2;
   d.dr6 = s.dr6;
   copyArray(d.apicIrr, s.apicIrr);
+  d.apicInit = s.apicInit;
   d.requests = s.requests;
   d.signalPending = s.signalPending;
   d.runExitReason = s.runExitReason;
@@ -467,7 +473,7 @@ export function sameApartFromHardware(a: VcpuState, b: VcpuState): boolean {
     && a.exceptionVmexit.hasErrorCode === b.exceptionVmexit.hasErrorCode && a.exceptionVmexit.errorCode === b.exceptionVmexit.errorCode
     && a.exceptionVmexit.hasPayload === b.exceptionVmexit.hasPayload && a.exceptionVmexit.payload === b.exceptionVmexit.payload
     && a.exceptionFromUserspace === b.exceptionFromUserspace && a.cr2 === b.cr2 && a.dr6 === b.dr6
-    && sameArray(a.apicIrr, b.apicIrr) && a.signalPending === b.signalPending
+    && sameArray(a.apicIrr, b.apicIrr) && a.apicInit === b.apicInit && a.signalPending === b.signalPending
     && a.runExitReason === b.runExitReason && a.completeUserspaceIo === b.completeUserspaceIo && a.pioLinearRip === b.pioLinearRip
     && a.l1Svme === b.l1Svme && sameGuest(a.l1, b.l1) && sameGuest(a.l2, b.l2)
     && a.stat.nmi_injections === b.stat.nmi_injections && a.stat.nmi_window_exits === b.stat.nmi_window_exits

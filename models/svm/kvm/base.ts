@@ -2,7 +2,7 @@
 
 import { x86 } from './x86.js';
 import { svm } from './svm.js';
-import { nested } from './nested.js';
+import { nested, nestedState } from './nested.js';
 import type { KvmOps } from './ops.js';
 
-export const BASE_OPS: Readonly<KvmOps> = Object.freeze({ ...x86, ...svm, ...nested } satisfies KvmOps);
+export const BASE_OPS: Readonly<KvmOps> = Object.freeze({ ...x86, ...svm, ...nested, ...nestedState } satisfies KvmOps);

@@ -9,7 +9,7 @@ import {
   SVM_EVTINJ_TYPE_EXEPT, SVM_EVTINJ_VALID, SVM_EVTINJ_VALID_ERR, V_INTR_MASKING_MASK, V_TPR_MASK,
   V_IRQ_INJECTION_BITS_MASK, V_GIF_MASK, V_GIF_ENABLE_MASK, V_NMI_PENDING_MASK, V_NMI_ENABLE_MASK,
   V_NMI_BLOCKING_MASK, V_IRQ_MASK, X86_EFLAGS_IF, X86_EFLAGS_TF, X86_EFLAGS_FIXED, SVM_EXIT_ERR, SVM_EXIT_EXCP_BASE,
-  SVM_EXIT_INTR, SVM_EXIT_NMI, SVM_EXIT_NPF, SVM_EXIT_SHUTDOWN, DB_VECTOR, PF_VECTOR, EBUSY, exitName, type InterceptName,
+  SVM_EXIT_INTR, SVM_EXIT_NMI, SVM_EXIT_NPF, SVM_EXIT_SHUTDOWN, SVM_EXIT_INIT, DB_VECTOR, PF_VECTOR, EBUSY, EINVAL, exitName, type InterceptName,
 } from '../constants.js';
 import { REQ, kvm_make_request, kvm_clear_request, vnmiParam, WARN_ON_ONCE, type VcpuState, type Vmcb } from '../state.js';
 import { NESTED_EXIT_CONTINUE, NESTED_EXIT_DONE, NESTED_EXIT_HOST } from './svm.js';
@@ -18,7 +18,7 @@ import type { KvmOps } from './ops.js';
 
 /** Exit code → the vmcb12 intercept that makes L1 want it (nested_svm_intercept). */
 const EXIT_INTERCEPT: Readonly<Record<number, InterceptName>> = {
-  0x60: 'INTR', 0x61: 'NMI', 0x64: 'VINTR', 0x72: 'CPUID', 0x74: 'IRET', 0x78: 'HLT', 0x7b: 'IOIO',
+  0x60: 'INTR', 0x61: 'NMI', 0x63: 'INIT', 0x64: 'VINTR', 0x72: 'CPUID', 0x74: 'IRET', 0x78: 'HLT', 0x7b: 'IOIO',
   0x7d: 'TASK_SWITCH', 0x7f: 'SHUTDOWN', 0x80: 'VMRUN', 0x84: 'STGI', 0x85: 'CLGI',
 };
 
@@ -29,8 +29,7 @@ const guestHasNrips = (v: VcpuState): boolean => v.cfg.nrips && v.cfg.l1Nrips;
 
 /** nested_copy_vmcb_control_to_cache: the fields KVM caches from vmcb12. */
 function copyControlToCache(v: VcpuState): void {
-  const c = v.vmcb12;
-  v.nestedCtl = { ...c };
+  Object.assign(v.nestedCtl, v.vmcb12);
 }
 
 export const nested = {
@@ -42,6 +41,16 @@ export const nested = {
   },
   nested_exit_on_intr(k: KvmOps, v: VcpuState): boolean {
     return ctlIntercepts(v, 'INTR');
+  },
+  nested_exit_on_init(k: KvmOps, v: VcpuState): boolean {
+    return ctlIntercepts(v, 'INIT');
+  },
+  /**
+   * nested_vgif_enabled (svm.h): L1 has vGIF in CPUID (KVM offers it only with the vgif
+   * param) and vmcb12 sets V_GIF_ENABLE: L2 runs with the virtual GIF L1 gave it.
+   */
+  nested_vgif_enabled(k: KvmOps, v: VcpuState): boolean {
+    return v.cfg.vgif && v.cfg.l1Vgif && (v.nestedCtl.intCtl & V_GIF_ENABLE_MASK) !== 0;
   },
 
   /** recalc_intercepts: vmcb02 = vmcb01 intercepts (with tweaks) OR vmcb12 intercepts. */
@@ -62,9 +71,12 @@ export const nested = {
     c.exceptions |= g.exceptions;
   },
 
-  /** __nested_vmcb_check_controls (the checks the model's vmcb12 can fail). */
+  /** nested_vmcb_check_controls: __nested_vmcb_check_controls on the vmcb12 cache. */
   nested_vmcb_check_controls(k: KvmOps, v: VcpuState): boolean {
-    const c = v.nestedCtl;
+    return k.__nested_vmcb_check_controls(k, v, v.nestedCtl);
+  },
+  /** __nested_vmcb_check_controls (the checks the model's control areas can fail). */
+  __nested_vmcb_check_controls(k: KvmOps, v: VcpuState, c: Vmcb): boolean {
     if (!(c.intercepts & bit(INTERCEPT.VMRUN))) return false;
     if ((c.intCtl & V_NMI_ENABLE_MASK) && !(c.intercepts & bit(INTERCEPT.NMI))) return false;
     return true;
@@ -90,7 +102,7 @@ export const nested = {
 
   enter_svm_guest_mode(k: KvmOps, v: VcpuState): void {
     v.hw.retry = null;
-    k.nested_vmcb02_prepare_control(k, v);
+    k.nested_vmcb02_prepare_control(k, v, v.vmcb12.rip, v.vmcb12.csBase);
     // nested_vmcb02_prepare_save: L2's RFLAGS (kvm_set_rflags: an event request, and KVM's
     // TF|RF if the NMI single-step is armed) and RIP come from vmcb12.
     k.kvm_set_rflags(k, v, v.vmcb12.rflags | X86_EFLAGS_FIXED);
@@ -120,13 +132,20 @@ export const nested = {
     k.nested_svm_simple_vmexit(k, v, SVM_EXIT_SHUTDOWN);
   },
 
-  nested_vmcb02_prepare_control(k: KvmOps, v: VcpuState): void {
+  /**
+   * nested_vmcb02_prepare_control(vmcb12_rip, vmcb12_csbase): vmcb02's control area from
+   * the vmcb12 cache and vmcb01. The RIP and CS base are vmcb12's at VMRUN, and L2's
+   * current ones at KVM_SET_NESTED_STATE.
+   */
+  nested_vmcb02_prepare_control(k: KvmOps, v: VcpuState, vmcb12Rip: number, vmcb12Csbase: number): void {
     const vmcb01 = v.vmcb01;
     const vmcb02 = v.vmcb02;
     const ctl = v.nestedCtl;
     let vmcb01Bits = V_INTR_MASKING_MASK;
     let vmcb12Bits = V_TPR_MASK | V_IRQ_INJECTION_BITS_MASK;
-    vmcb01Bits |= V_GIF_MASK | V_GIF_ENABLE_MASK; // L1 has no nested vGIF in this model
+    // Nested vGIF: L2's V_GIF and V_GIF_ENABLE are vmcb12's; without it, vmcb01's (L1's GIF).
+    if (k.nested_vgif_enabled(k, v)) vmcb12Bits |= V_GIF_MASK | V_GIF_ENABLE_MASK;
+    else vmcb01Bits |= V_GIF_MASK | V_GIF_ENABLE_MASK;
     if (vnmiParam(v.cfg)) {
       // L1's vNMI is off while L2 runs: a hardware-pending NMI for L1 becomes software-pending.
       if (vmcb01.intCtl & V_NMI_PENDING_MASK) {
@@ -143,15 +162,15 @@ export const nested = {
     vmcb02.exitIntInfo = 0;
     // next_rip (00f08d99dd7d, v6.0): vmcb12's when L1 has NRIPS, else L2's RIP (a CPU without
     // NRIPS pushes RIP as is: L1 advanced it itself).
-    vmcb02.nextRip = guestHasNrips(v) ? ctl.nextRip : v.vmcb12.rip;
+    vmcb02.nextRip = guestHasNrips(v) ? ctl.nextRip : vmcb12Rip;
     v.nmiL1ToL2 = isValid(vmcb02.eventInj) && evtType(vmcb02.eventInj) === SVM_EVTINJ_TYPE_NMI;
     // A soft event L1 injects is tracked as KVM's own would be, from vmcb12's RIP and CS
     // base (da0b93d65e5b), so that a delivery L0 cuts short is re-injected.
     if (is_evtinj_soft(vmcb02.eventInj)) {
       v.softIntInjected = true;
-      v.softIntCsbase = v.vmcb12.csBase;
-      v.softIntOldRip = v.vmcb12.rip;
-      v.softIntNextRip = guestHasNrips(v) ? ctl.nextRip : v.vmcb12.rip;
+      v.softIntCsbase = vmcb12Csbase;
+      v.softIntOldRip = vmcb12Rip;
+      v.softIntNextRip = guestHasNrips(v) ? ctl.nextRip : vmcb12Rip;
     }
     // These two come last, as before 46d6c6f3ef0e (v6.14) moved them to the start; nothing
     // in between reads them.
@@ -169,6 +188,7 @@ export const nested = {
     let mask = V_IRQ_MASK | V_TPR_MASK;
     // V_IRQ is L0's own IRQ-window request when L0 set VINTR that L1 doesn't intercept.
     if ((vmcb02.intercepts & bit(INTERCEPT.VINTR)) && !ctlIntercepts(v, 'VINTR')) mask &= ~V_IRQ_MASK;
+    if (k.nested_vgif_enabled(k, v)) mask |= V_GIF_MASK;
     if (k.nested_vnmi_enabled(k, v)) mask |= V_NMI_BLOCKING_MASK | V_NMI_PENDING_MASK;
     ctl.intCtl = (ctl.intCtl & ~mask) | (vmcb02.intCtl & mask);
   },
@@ -306,6 +326,14 @@ export const nested = {
   svm_check_nested_events(k: KvmOps, v: VcpuState): number {
     const blockNestedExceptions = v.nestedRunPending;
     const blockNestedEvents = blockNestedExceptions || k.kvm_event_needs_reinjection(k, v);
+    // A pending INIT first: L1's INIT intercept makes it a nested #VMEXIT(INIT). The INIT
+    // stays pending; after the exit GIF is 0, so it is latched until L1 sets GIF again.
+    if (v.apicInit) {
+      if (blockNestedEvents) return EBUSY;
+      if (!k.nested_exit_on_init(k, v)) return 0;
+      k.nested_svm_simple_vmexit(k, v, SVM_EXIT_INIT);
+      return 0;
+    }
     if (v.exceptionVmexit.pending) {
       if (blockNestedExceptions) return EBUSY;
       k.nested_svm_inject_exception_vmexit(k, v);
@@ -327,6 +355,80 @@ export const nested = {
     return 0;
   },
 };
+
+/**
+ * struct kvm_nested_state for SVM as the model holds it: the header flags
+ * (KVM_STATE_NESTED_GUEST_MODE, _RUN_PENDING, _GIF_SET, and any other bit) and, when the
+ * size covers it, the vmcb data: vmcb12's control area (the cache) and L1's save area.
+ */
+export interface NestedState {
+  guestMode: boolean;
+  runPending: boolean;
+  gif: boolean;
+  unknownFlag: boolean;
+  /** The data area holds a VMCB (kvm_state->size includes KVM_STATE_NESTED_SVM_VMCB_SIZE). */
+  ctl: Vmcb | null;
+  save: { rip: number; rflags: number; csBase: number } | null;
+}
+
+export const nestedState = {
+  /**
+   * svm_get_nested_state (nested.c): the flags (GUEST_MODE, RUN_PENDING in guest mode,
+   * GIF_SET from gif_set) and, in guest mode only, the vmcb12 control cache
+   * (nested_copy_vmcb_cache_to_control: int_state, int_ctl, event_inj as KVM last synced
+   * them) and vmcb01's save area (L1's state at VMRUN).
+   */
+  svm_get_nested_state(k: KvmOps, v: VcpuState): NestedState {
+    const g = v.guestMode;
+    return {
+      guestMode: g, runPending: g && v.nestedRunPending, gif: k.gif_set(k, v), unknownFlag: false,
+      ctl: g ? { ...v.nestedCtl } : null,
+      save: g ? { rip: v.vmcb01.rip, rflags: v.vmcb01.rflags, csBase: v.vmcb01.csBase } : null,
+    };
+  },
+
+  /**
+   * svm_set_nested_state (nested.c, read at AMDESE/linux-kvm 8b79f266; the same on these
+   * steps from v6.4): -EINVAL for an unknown flag; with EFER.SVME clear, for any flags but
+   * GIF_SET alone; without GUEST_MODE it leaves nested mode and sets GIF. With GUEST_MODE:
+   * -EINVAL without the VMCB data or with controls that fail __nested_vmcb_check_controls
+   * (the save-area checks are not modelled); then leave nested mode (or copy L1's save area
+   * to vmcb02), set GIF, nested_run_pending from RUN_PENDING, L1's save area into vmcb01,
+   * the controls into the cache, and vmcb02 is prepared with L2's current RIP and CS base.
+   * KVM_REQ_GET_NESTED_STATE_PAGES (the MSR bitmap merge) is not modelled.
+   */
+  svm_set_nested_state(k: KvmOps, v: VcpuState, s: NestedState): number {
+    if (s.unknownFlag) return EINVAL;
+    if (!v.l1Svme && (s.guestMode || s.runPending || !s.gif)) return EINVAL;
+    if (!s.guestMode) {
+      k.svm_leave_nested(k, v);
+      k.svm_set_gif(k, v, s.gif);
+      return 0;
+    }
+    if (!s.ctl || !s.save) return EINVAL;
+    if (!k.__nested_vmcb_check_controls(k, v, s.ctl)) return EINVAL;
+    if (v.guestMode) k.svm_leave_nested(k, v);
+    else {
+      v.vmcb02.rip = v.vmcb01.rip;
+      v.vmcb02.rflags = v.vmcb01.rflags;
+      v.vmcb02.csBase = v.vmcb01.csBase;
+    }
+    k.svm_set_gif(k, v, s.gif);
+    v.nestedRunPending = s.runPending;
+    // svm_copy_vmrun_state
+    v.vmcb01.rip = s.save.rip;
+    v.vmcb01.rflags = s.save.rflags | X86_EFLAGS_FIXED;
+    v.vmcb01.csBase = s.save.csBase;
+    copyVmcbInto(v.nestedCtl, s.ctl); // nested_copy_vmcb_control_to_cache
+    // svm_switch_vmcb(vmcb02): cur() follows guestMode, which prepare_control sets.
+    k.nested_vmcb02_prepare_control(k, v, v.vmcb02.rip, v.vmcb02.csBase);
+    return 0;
+  },
+};
+
+function copyVmcbInto(d: Vmcb, s: Vmcb): void {
+  Object.assign(d, s);
+}
 
 /** The vmcb12 control fields a stream sets at L1's VMRUN (see events.ts). */
 export type Vmcb12Spec = Pick<Vmcb, 'intercepts' | 'exceptions' | 'intCtl' | 'intVector' | 'intState' | 'eventInj' | 'eventInjErr' | 'rflags'>;

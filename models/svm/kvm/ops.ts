@@ -6,11 +6,16 @@
 import type { VcpuState } from '../state.js';
 import type { InterceptName } from '../constants.js';
 import type { VcpuEvents, SetVcpuEvents, QueuedException } from './x86.js';
+import type { NestedState } from './nested.js';
+import type { Vmcb } from '../state.js';
 
 export interface KvmOps {
   // x86.c
   kvm_inject_nmi(k: KvmOps, v: VcpuState): void;
   kvm_apic_set_irq(k: KvmOps, v: VcpuState, vector: number): void;
+  __apic_accept_irq(k: KvmOps, v: VcpuState): void;
+  kvm_apic_init_sipi_allowed(k: KvmOps, v: VcpuState): boolean;
+  kvm_apic_accept_events(k: KvmOps, v: VcpuState): number;
   process_nmi(k: KvmOps, v: VcpuState): void;
   kvm_get_nr_pending_nmis(k: KvmOps, v: VcpuState): number;
   kvm_cpu_has_injectable_intr(k: KvmOps, v: VcpuState): boolean;
@@ -26,6 +31,7 @@ export interface KvmOps {
   kvm_inject_exception(k: KvmOps, v: VcpuState): void;
   kvm_check_nested_events(k: KvmOps, v: VcpuState): number;
   kvm_check_and_inject_events(k: KvmOps, v: VcpuState): { r: number; reqImmediateExit: boolean };
+  vcpu_block(k: KvmOps, v: VcpuState): number;
   kvm_vcpu_running(k: KvmOps, v: VcpuState): boolean;
   kvm_vcpu_has_events(k: KvmOps, v: VcpuState): boolean;
   vcpu_enter_guest(k: KvmOps, v: VcpuState): number;
@@ -72,6 +78,7 @@ export interface KvmOps {
   svm_clear_vintr(k: KvmOps, v: VcpuState): void;
   gif_set(k: KvmOps, v: VcpuState): boolean;
   svm_set_gif(k: KvmOps, v: VcpuState, value: boolean): void;
+  svm_apic_init_signal_blocked(k: KvmOps, v: VcpuState): boolean;
   svm_get_interrupt_shadow(k: KvmOps, v: VcpuState): number;
   svm_set_interrupt_shadow(k: KvmOps, v: VcpuState, mask: number): void;
   __svm_skip_emulated_instruction(k: KvmOps, v: VcpuState, commit: boolean): number;
@@ -107,14 +114,17 @@ export interface KvmOps {
   nested_vnmi_enabled(k: KvmOps, v: VcpuState): boolean;
   nested_exit_on_nmi(k: KvmOps, v: VcpuState): boolean;
   nested_exit_on_intr(k: KvmOps, v: VcpuState): boolean;
+  nested_exit_on_init(k: KvmOps, v: VcpuState): boolean;
+  nested_vgif_enabled(k: KvmOps, v: VcpuState): boolean;
   recalc_intercepts(k: KvmOps, v: VcpuState): void;
   nested_vmcb_check_controls(k: KvmOps, v: VcpuState): boolean;
+  __nested_vmcb_check_controls(k: KvmOps, v: VcpuState, ctl: Vmcb): boolean;
   nested_svm_vmrun(k: KvmOps, v: VcpuState): number;
   enter_svm_guest_mode(k: KvmOps, v: VcpuState): void;
   nested_svm_transition_tlb_flush(k: KvmOps, v: VcpuState): void;
   svm_leave_nested(k: KvmOps, v: VcpuState): void;
   nested_svm_triple_fault(k: KvmOps, v: VcpuState): void;
-  nested_vmcb02_prepare_control(k: KvmOps, v: VcpuState): void;
+  nested_vmcb02_prepare_control(k: KvmOps, v: VcpuState, vmcb12Rip: number, vmcb12Csbase: number): void;
   nested_sync_control_from_vmcb02(k: KvmOps, v: VcpuState): void;
   nested_save_pending_event_to_vmcb12(k: KvmOps, v: VcpuState): void;
   nested_svm_vmexit(k: KvmOps, v: VcpuState): void;
@@ -125,5 +135,7 @@ export interface KvmOps {
   nested_svm_exit_special(k: KvmOps, v: VcpuState): number;
   nested_svm_exit_handled(k: KvmOps, v: VcpuState): number;
   svm_check_nested_events(k: KvmOps, v: VcpuState): number;
+  svm_get_nested_state(k: KvmOps, v: VcpuState): NestedState;
+  svm_set_nested_state(k: KvmOps, v: VcpuState, s: NestedState): number;
 }
 export type OpName = keyof KvmOps;

@@ -51,10 +51,14 @@ export const SVM_EXIT_HANDLERS: Readonly<Record<number, keyof KvmOps>> = {
 
 const hasIntercept = (vmcb: Vmcb, name: InterceptName): boolean => (vmcb.intercepts & bit(INTERCEPT[name])) !== 0;
 
-/** get_vgif_vmcb (svm.h): where GIF lives when vGIF is on (L1 has no nested vGIF in this model). */
-function get_vgif_vmcb(v: VcpuState): Vmcb | null {
+/**
+ * get_vgif_vmcb (svm.h; nested vGIF predates v6.4): where L1's GIF lives when vGIF
+ * is on: vmcb02 while L2 runs without nested vGIF (vmcb02 took vmcb01's V_GIF bits), else
+ * vmcb01 (with nested vGIF, vmcb02's V_GIF is the GIF L1 gave L2).
+ */
+function get_vgif_vmcb(k: KvmOps, v: VcpuState): Vmcb | null {
   if (!v.cfg.vgif) return null;
-  return v.guestMode ? v.vmcb02 : v.vmcb01;
+  return v.guestMode && !k.nested_vgif_enabled(k, v) ? v.vmcb02 : v.vmcb01;
 }
 
 export const svm = {
@@ -258,25 +262,35 @@ export const svm = {
   // ---- GIF (svm.h gif_set/enable_gif/disable_gif, svm.c svm_set_gif) ------------------
 
   gif_set(k: KvmOps, v: VcpuState): boolean {
-    const vmcb = get_vgif_vmcb(v);
+    const vmcb = get_vgif_vmcb(k, v);
     return vmcb ? (vmcb.intCtl & V_GIF_MASK) !== 0 : v.guestGif;
   },
 
+  /**
+   * svm_set_gif (svm.c): setting GIF re-evaluates events when an NMI, an interrupt or an
+   * INIT is waiting for it (the INIT part from a 2022 fix by Sean Christopherson, before v6.4); clearing it without
+   * vGIF drops the interrupt window. SMIs are not modelled.
+   */
   svm_set_gif(k: KvmOps, v: VcpuState, value: boolean): void {
-    const vgifVmcb = get_vgif_vmcb(v);
+    const vgifVmcb = get_vgif_vmcb(k, v);
     if (value) {
       // With vGIF the STGI intercept only served to detect the SMI/NMI window.
       if (v.cfg.vgif) k.svm_clr_intercept(k, v, 'STGI');
       if (hasIntercept(cur(v), 'VINTR')) k.svm_clear_vintr(k, v);
       if (vgifVmcb) vgifVmcb.intCtl |= V_GIF_MASK;
       else v.guestGif = true;
-      if (v.nmiPending > 0 || k.kvm_cpu_has_injectable_intr(k, v)) kvm_make_request(v, REQ.EVENT);
+      if (v.nmiPending > 0 || k.kvm_cpu_has_injectable_intr(k, v) || v.apicInit) kvm_make_request(v, REQ.EVENT);
     } else {
       if (vgifVmcb) vgifVmcb.intCtl &= ~V_GIF_MASK;
       else v.guestGif = false;
       // After CLGI no interrupts should come; with vGIF the VINTR intercept stays armed.
       if (!v.cfg.vgif) k.svm_clear_vintr(k, v);
     }
+  },
+
+  /** svm_apic_init_signal_blocked (svm.c, v6.0 form): INIT is latched while GIF is clear. */
+  svm_apic_init_signal_blocked(k: KvmOps, v: VcpuState): boolean {
+    return !k.gif_set(k, v);
   },
 
   // ---- interrupt shadow ---------------------------------------------------------------

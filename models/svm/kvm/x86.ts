@@ -17,6 +17,7 @@ import {
 } from '../state.js';
 import { hw_resume_retry, livelock } from '../hardware.js';
 import type { KvmOps } from './ops.js';
+import type { NestedState } from './nested.js';
 
 /** vcpu_enter_guest's result when the CPU is now running the guest (the step returns to the stream). */
 export const IN_GUEST = 2;
@@ -35,6 +36,41 @@ export const x86 = {
       v.apicIrr.sort((a, b) => b - a);
     }
     kvm_make_request(v, REQ.EVENT);
+  },
+
+  /**
+   * __apic_accept_irq (lapic.c), the APIC_DM_INIT case: another vCPU's INIT IPI marks INIT
+   * pending, requests an event and kicks this vCPU. (Fixed interrupts: kvm_apic_set_irq.)
+   */
+  __apic_accept_irq(k: KvmOps, v: VcpuState): void {
+    v.apicInit = true;
+    kvm_make_request(v, REQ.EVENT);
+  },
+
+  /** kvm_apic_init_sipi_allowed (lapic.h): not in SMM (not modelled) and INIT not blocked by the vendor. */
+  kvm_apic_init_sipi_allowed(k: KvmOps, v: VcpuState): boolean {
+    return !k.svm_apic_init_signal_blocked(k, v);
+  },
+
+  /**
+   * kvm_apic_accept_events (lapic.c, the v6.1+ form): with an INIT pending, in guest mode
+   * the nested events are checked first (L1's INIT intercept gives a nested #VMEXIT(INIT);
+   * -EBUSY means "later"), and processing goes on after such an exit. A blocked INIT
+   * (GIF=0) stays latched. Else it is accepted: kvm_vcpu_reset(init_event), and the vCPU,
+   * the BSP in this model, is RUNNABLE (an AP would wait for a SIPI in INIT_RECEIVED; SIPI
+   * is not modelled). Returns 0 (KVM's error returns are not reachable here).
+   */
+  kvm_apic_accept_events(k: KvmOps, v: VcpuState): number {
+    if (!v.apicInit) return 0;
+    if (v.guestMode) {
+      const r = k.kvm_check_nested_events(k, v);
+      if (r < 0) return r === EBUSY ? 0 : r;
+    }
+    if (!k.kvm_apic_init_sipi_allowed(k, v)) return 0;
+    v.apicInit = false;
+    k.kvm_vcpu_reset(k, v, true);
+    v.mpState = 'RUNNABLE';
+    return 0;
   },
 
   /** process_nmi (x86.c): at most two NMIs "in flight"; one may go to V_NMI_PENDING. */
@@ -226,6 +262,19 @@ export const x86 = {
     return out();
   },
 
+  /**
+   * vcpu_block (x86.c) once the vCPU is runnable again: nested events first, so that an
+   * event L1 intercepts becomes a nested #VMEXIT before the halt ends (an error, -EBUSY
+   * included, ends KVM_RUN: the v6.1..v6.14 form; a later kernel lets -EBUSY through), then
+   * kvm_apic_accept_events, then HALTED becomes RUNNABLE.
+   */
+  vcpu_block(k: KvmOps, v: VcpuState): number {
+    if (v.guestMode && k.kvm_check_nested_events(k, v) < 0) return 0;
+    if (k.kvm_apic_accept_events(k, v) < 0) return 0;
+    if (v.mpState === 'HALTED') v.mpState = 'RUNNABLE';
+    return 1;
+  },
+
   /** kvm_vcpu_running: not halted (and not shut down). */
   kvm_vcpu_running(k: KvmOps, v: VcpuState): boolean {
     return v.mpState === 'RUNNABLE';
@@ -233,6 +282,7 @@ export const x86 = {
 
   /** kvm_vcpu_has_events (wakes a halted vCPU). */
   kvm_vcpu_has_events(k: KvmOps, v: VcpuState): boolean {
+    if (v.apicInit && k.kvm_apic_init_sipi_allowed(k, v)) return true;
     if (k.kvm_is_exception_pending(k, v)) return true;
     if ((v.requests & REQ.NMI) || (v.nmiPending > 0 && k.svm_nmi_allowed(k, v, false) !== 0)) return true;
     if (k.kvm_cpu_has_injectable_intr(k, v) && k.svm_interrupt_allowed(k, v, false) !== 0) return true;
@@ -260,6 +310,7 @@ export const x86 = {
     }
     let reqImmediateExit = false;
     if (kvm_check_request(v, REQ.EVENT)) {
+      if (k.kvm_apic_accept_events(k, v) < 0) return 0;
       const res = k.kvm_check_and_inject_events(k, v);
       if (res.r < 0) return 0;
       reqImmediateExit = res.reqImmediateExit;
@@ -306,13 +357,14 @@ export const x86 = {
       afterExit = true;
       if (v.hw.entries >= MAX_ENTRIES_PER_STEP) return livelock(v);
       if (!k.kvm_vcpu_running(k, v)) {
-        // vcpu_block: a halted vCPU sleeps until it has an event.
-        if (v.mpState === 'HALTED' && k.kvm_vcpu_has_events(k, v)) {
-          v.mpState = 'RUNNABLE';
-          continue;
+        // vcpu_block: a halted vCPU sleeps until kvm_arch_vcpu_runnable; with no event the
+        // step ends with it asleep (userspace may act meanwhile).
+        if (!k.kvm_vcpu_has_events(k, v)) {
+          v.phase = 'host';
+          return;
         }
-        v.phase = 'host';
-        return;
+        r = k.vcpu_block(k, v);
+        continue;
       }
       r = k.vcpu_enter_guest(k, v);
       if (r === IN_GUEST) {
@@ -449,7 +501,7 @@ export const x86 = {
    * and the exception reads as injected. Soft exceptions (#BP, #OF) read as neither
    * pending nor injected; nr, error code and payload are copied whatever the state. A soft
    * interrupt reads as not injected, and interrupt.soft is never reported. SMM is not
-   * modelled (the SMI fields read as zero).
+   * modelled (the SMI fields read as zero) but smi.latched_init, the pending INIT, is.
    */
   kvm_vcpu_ioctl_x86_get_vcpu_events(k: KvmOps, v: VcpuState): VcpuEvents {
     k.process_nmi(k, v);
@@ -475,6 +527,7 @@ export const x86 = {
       nmiMasked: k.svm_get_nmi_mask(k, v),
       validPayload: cap,
       tripleFault: v.cfg.tripleFaultEvent ? kvm_test_request(v, REQ.TRIPLE_FAULT) : null,
+      latchedInit: v.apicInit, // smi.latched_init = kvm_lapic_latched_init
     };
   },
 
@@ -533,8 +586,8 @@ function einval(v: VcpuState): void {
  * process_nmi; exception_from_userspace = pending; exception_vmexit dropped; the exception
  * and interrupt fields (no flag guards them); the shadow (VALID_SHADOW); nmi.injected;
  * nmi.pending (VALID_NMI_PENDING) into nmi_queued with KVM_REQ_NMI; the NMI mask; the
- * triple fault (VALID_TRIPLE_FAULT: without its capability a late -EINVAL, after all of
- * the above and without KVM_REQ_EVENT); KVM_REQ_EVENT. SIPI and SMM are not modelled.
+ * latched INIT (VALID_SMM); the triple fault (VALID_TRIPLE_FAULT: without its capability a late -EINVAL, after all of
+ * the above and without KVM_REQ_EVENT); KVM_REQ_EVENT. SIPI and the rest of SMM are not modelled.
  */
 export function set_vcpu_events(k: KvmOps, v: VcpuState, e: SetVcpuEvents, requestIffPending: boolean): void {
   if (e.flags.unknown) return einval(v);
@@ -573,12 +626,31 @@ export function set_vcpu_events(k: KvmOps, v: VcpuState, e: SetVcpuEvents, reque
     if (v.cfg.setVcpuEventsClearsVnmiPending && e.nmiPending === 0) cur(v).intCtl &= ~V_NMI_PENDING_MASK;
   }
   k.svm_set_nmi_mask(k, v, e.nmiMasked);
+  // VALID_SMM: smi.smm, smi.pending and smm_inside_nmi are 0 here (SMM is not modelled);
+  // smi.latched_init sets or clears the pending INIT.
+  if (e.latchedInit !== null) v.apicInit = e.latchedInit;
   if (e.tripleFault !== null) {
     if (!v.cfg.tripleFaultEvent) return einval(v);
     if (e.tripleFault) kvm_make_request(v, REQ.TRIPLE_FAULT);
     else kvm_clear_request(v, REQ.TRIPLE_FAULT);
   }
   kvm_make_request(v, REQ.EVENT);
+}
+
+/**
+ * kvm_arch_vcpu_ioctl, case KVM_GET_NESTED_STATE then KVM_SET_NESTED_STATE (x86.c): the
+ * blob userspace read, edited, written back (a migration's save/restore). The generic
+ * checks come first, each -EINVAL: a flag no vendor defines, RUN_PENDING without
+ * GUEST_MODE ("nested_run_pending implies guest_mode"); then svm_set_nested_state. The
+ * read is returned for the observation.
+ */
+export function nested_state_round_trip(k: KvmOps, v: VcpuState, edit: (s: NestedState) => void): NestedState {
+  const s = k.svm_get_nested_state(k, v);
+  const read = { ...s };
+  edit(s);
+  if (s.unknownFlag || (s.runPending && !s.guestMode)) einval(v);
+  else if (k.svm_set_nested_state(k, v, s) < 0) einval(v);
+  return read;
 }
 
 /** struct kvm_queued_exception as the model holds it (exception and exception_vmexit). */
@@ -602,6 +674,8 @@ export interface VcpuEvents {
   validPayload: boolean;
   /** triple_fault.pending with KVM_VCPUEVENT_VALID_TRIPLE_FAULT, or null without the capability. */
   tripleFault: boolean | null;
+  /** smi.latched_init (flags always carry KVM_VCPUEVENT_VALID_SMM). */
+  latchedInit: boolean;
 }
 
 export interface SetVcpuEvents {
@@ -617,4 +691,6 @@ export interface SetVcpuEvents {
   shadow: boolean | null;
   /** null: KVM_VCPUEVENT_VALID_TRIPLE_FAULT not set; else triple_fault.pending. */
   tripleFault: boolean | null;
+  /** null: KVM_VCPUEVENT_VALID_SMM not set; else smi.latched_init (the SMM fields are 0). */
+  latchedInit: boolean | null;
 }
