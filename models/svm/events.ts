@@ -16,7 +16,7 @@ import {
   V_IGN_TPR_MASK, V_GIF_MASK, V_GIF_ENABLE_MASK, V_INTR_PRIO_SHIFT,
   type InterceptName,
 } from './constants.js';
-import { cur, type VcpuState } from './state.js';
+import { cur, IDT_LIMIT_FULL, type VcpuState } from './state.js';
 import { guest_execute, hw_delivery_fault, insn, async, NPF_IN_L0_TABLES, NPF_IN_L1_TABLES } from './hardware.js';
 import type { KvmOps } from './kvm/ops.js';
 import { nested_state_round_trip, type VcpuEvents, type SetVcpuEvents } from './kvm/x86.js';
@@ -183,6 +183,7 @@ function writeVmcb12(v: VcpuState, e: FieldsOf<(typeof ALPHABET)['vmrun']['field
   vmcb12.rflags = e.l2_if ? vmcb12.rflags | X86_EFLAGS_IF : vmcb12.rflags & ~X86_EFLAGS_IF;
   vmcb12.nextRip = e.next_rip === 'rip+2' ? vmcb12.rip + 2 : e.next_rip === 'rip' ? vmcb12.rip : 0;
   vmcb12.csBase = numberOf(e.cs_base);
+  vmcb12.idtLimit = e.idt_limit === 'full' ? IDT_LIMIT_FULL : numberOf(e.idt_limit);
 }
 
 const guestInsn = (doc: string, fn: (k: KvmOps, v: VcpuState) => void, legal?: (v: VcpuState) => boolean) =>
@@ -307,6 +308,7 @@ export const ALPHABET = {
       l2_if: { type: 'bool', default: true, doc: "L2's RFLAGS.IF" },
       next_rip: { type: 'enum', values: ['rip+2', 'rip', '0'], default: 'rip+2', doc: "vmcb12.next_rip: past a 2-byte INTn at L2's RIP (what L1 writes for a soft event), L2's RIP, or 0" },
       cs_base: { type: 'enum', values: ['0', '0x10000'], default: '0', doc: "vmcb12.save.cs.base (L2's CS base; L1's is 0)" },
+      idt_limit: { type: 'enum', values: ['full', '0', '0xbf'], default: 'full', doc: "vmcb12.save.idtr.limit, L2's IDT: all 256 gates (full), none (0), or vectors 0..11 (0xbf: #SS, #GP, #PF and the interrupts miss)" },
     },
     legal: (v) => l1CanVmrun(v),
     apply: (k, v, e) => guest_execute(k, v, (k2, v2) => {

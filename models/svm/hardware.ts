@@ -12,8 +12,8 @@ import {
   V_INTR_PRIO_MASK, V_INTR_PRIO_SHIFT, V_IGN_TPR_MASK, V_TPR_MASK,
   V_GIF_ENABLE_MASK, V_GIF_MASK, INTERCEPT, bit, isValid, evtType, evtVector, evtinj, SVM_EVTINJ_TYPE_NMI,
   SVM_EVTINJ_TYPE_INTR, SVM_EVTINJ_TYPE_EXEPT, SVM_EVTINJ_TYPE_SOFT, SVM_EXIT_INTR, SVM_EXIT_NMI,
-  SVM_EXIT_VINTR, SVM_EXIT_IRET, SVM_EXIT_EXCP_BASE, SVM_EXIT_ERR, X86_EFLAGS_IF, X86_EFLAGS_TF, X86_EFLAGS_RF, DB_VECTOR, exitName,
-  exceptionHasErrorCode, type InterceptName,
+  SVM_EXIT_VINTR, SVM_EXIT_IRET, SVM_EXIT_EXCP_BASE, SVM_EXIT_ERR, SVM_EXIT_SHUTDOWN, X86_EFLAGS_IF, X86_EFLAGS_TF, X86_EFLAGS_RF,
+  DB_VECTOR, DF_VECTOR, GP_VECTOR, EXCPT_BENIGN, exception_class, exitName, exceptionHasErrorCode, type InterceptName,
 } from './constants.js';
 import { cur, curGuest, level, WARN_ON_ONCE, type VcpuState, type Vmcb, type GuestFrame } from './state.js';
 import type { KvmOps } from './kvm/ops.js';
@@ -104,14 +104,89 @@ export function hw_instruction_boundary(k: KvmOps, v: VcpuState, atVmrun = false
     }
     // L1 gave L2 a virtual interrupt without intercepting VINTR: the CPU takes it.
     vmcb.intCtl &= ~V_IRQ_MASK;
-    guest_take_event(v, evtinj(SVM_EVTINJ_TYPE_INTR, vmcb.intVector));
+    hw_vector(k, v, evtinj(SVM_EVTINJ_TYPE_INTR, vmcb.intVector), 0, false);
   }
+}
+
+/** The IDT gate of the event's vector lies within the IDT limit (16-byte long-mode gates). */
+function gatePresent(vmcb: Vmcb, info: number): boolean {
+  const vector = evtType(info) === SVM_EVTINJ_TYPE_NMI ? 2 : evtVector(info);
+  return vector * 16 + 15 <= vmcb.idtLimit;
+}
+
+/**
+ * Vectoring an event whose IDT gate is beyond the IDT limit (APM vol. 2, 8.4.2 and 8.2.9):
+ * it raises #GP with the gate's index as its error code (vector * 8, IDT bit 2, and EXT,
+ * bit 0, for an event from outside the program: an interrupt or an NMI). The #GP is first
+ * checked against the exception intercepts: intercepted, it is a #VMEXIT whose exit_info_1
+ * is the error code and whose exit_int_info is the event being delivered (through
+ * hw_delivery_fault while VMRUN vectors one). Not intercepted, it merges with that event:
+ * after a contributory exception or #PF it becomes #DF (itself checked against the
+ * intercepts), after a #DF a triple fault (the SHUTDOWN #VMEXIT), after anything else it
+ * is delivered as is, through its own gate, which may be missing too. Returns the
+ * exception the guest takes instead, with its error code, or null after a #VMEXIT.
+ */
+function hw_gate_fault(k: KvmOps, v: VcpuState, info: number, infoErr: number): [number, number] | null {
+  const vmcb = cur(v);
+  const inDelivery = v.phase === 'delivery';
+  let event = info;
+  let eventErr = infoErr;
+  let ext = evtType(info) === SVM_EVTINJ_TYPE_NMI || evtType(info) === SVM_EVTINJ_TYPE_INTR;
+  const exit = (first: boolean, exitCode: number, exitInfo1: number): null => {
+    if (inDelivery) hw_delivery_fault(k, v, exitCode, exitInfo1, first ? undefined : [event, eventErr]);
+    else hw_vmexit(k, v, exitCode, exitInfo1, event, eventErr);
+    return null;
+  };
+  for (let first = true; ; first = false) {
+    const t = evtType(event);
+    const vector = t === SVM_EVTINJ_TYPE_NMI ? 2 : evtVector(event);
+    const gpErr = (vector << 3) | 2 | (ext ? 1 : 0);
+    if (vmcb.exceptions & bit(GP_VECTOR)) return exit(first, SVM_EXIT_EXCP_BASE + GP_VECTOR, gpErr);
+    const isException = t === SVM_EVTINJ_TYPE_EXEPT;
+    if (isException && vector === DF_VECTOR) return exit(first, SVM_EXIT_SHUTDOWN, 0);
+    let next = GP_VECTOR;
+    let nextErr = gpErr;
+    if (isException && exception_class(vector) !== EXCPT_BENIGN) {
+      next = DF_VECTOR;
+      nextErr = 0;
+      if (vmcb.exceptions & bit(DF_VECTOR)) return exit(first, SVM_EXIT_EXCP_BASE + DF_VECTOR, 0);
+    }
+    event = evtinj(SVM_EVTINJ_TYPE_EXEPT, next, true);
+    eventErr = nextErr;
+    if (gatePresent(vmcb, event)) return [event, eventErr];
+    ext = false;
+  }
+}
+
+/**
+ * The CPU vectors an event in the current guest: through its IDT gate, or, when the gate
+ * is beyond the IDT limit, the exception that raises (hw_gate_fault). Returns false when
+ * that ended in a #VMEXIT.
+ */
+function hw_vector(k: KvmOps, v: VcpuState, info: number, infoErr: number, fault: boolean): boolean {
+  if (gatePresent(cur(v), info)) {
+    guest_take_event(v, info, fault);
+    return true;
+  }
+  const r = hw_gate_fault(k, v, info, infoErr);
+  if (!r) return false;
+  guest_take_event(v, r[0], true);
+  return true;
 }
 
 /** The in-progress delivery completes: the guest enters the handler. */
 export function hw_deliver(k: KvmOps, v: VcpuState): void {
   const vmcb = cur(v);
-  if (v.hw.delivering === 'eventinj') {
+  const d = v.hw.delivering;
+  const info = d === 'eventinj' ? vmcb.eventInj : d === 'soft' ? v.hw.softEvent : evtinj(SVM_EVTINJ_TYPE_NMI, 2);
+  if (!gatePresent(vmcb, info)) {
+    // The gate is missing: the exception that raises is delivered instead (or exits).
+    const r = hw_gate_fault(k, v, info, d === 'eventinj' ? vmcb.eventInjErr : 0);
+    if (!r) return;
+    if (d === 'eventinj') vmcb.eventInj = 0;
+    else if (d === 'vnmi') vmcb.intCtl = (vmcb.intCtl & ~V_NMI_PENDING_MASK) | V_NMI_BLOCKING_MASK;
+    guest_take_event(v, r[0], true);
+  } else if (d === 'eventinj') {
     const ev = vmcb.eventInj;
     vmcb.eventInj = 0;
     // A soft event (INTn, or #BP/#OF as exceptions) pushes next_rip as its return address
@@ -139,12 +214,15 @@ export function hw_deliver(k: KvmOps, v: VcpuState): void {
  * The interrupted event goes to exit_int_info. The AMD quirk (be45bc4e, B.2): when the
  * VMRUN ran in the host's STI shadow, the shadow shows up in int_state.
  */
-export function hw_delivery_fault(k: KvmOps, v: VcpuState, exitCode: number, exitInfo1: number): void {
+export function hw_delivery_fault(k: KvmOps, v: VcpuState, exitCode: number, exitInfo1: number, inFlight?: [number, number]): void {
   const vmcb = cur(v);
   const cfg = v.cfg;
   let info = 0;
   let infoErr = 0;
-  if (v.hw.delivering === 'eventinj') {
+  if (inFlight) {
+    // An exception the failed delivery raised was itself being delivered (hw_gate_fault).
+    [info, infoErr] = inFlight;
+  } else if (v.hw.delivering === 'eventinj') {
     info = vmcb.eventInj;
     infoErr = vmcb.eventInjErr;
   } else if (v.hw.delivering === 'soft') {
@@ -253,7 +331,7 @@ export function hw_guest_exception(k: KvmOps, v: VcpuState, vector: number): voi
     hw_vmexit(k, v, SVM_EXIT_EXCP_BASE + vector, 0);
     return;
   }
-  guest_take_event(v, evtinj(SVM_EVTINJ_TYPE_EXEPT, vector, exceptionHasErrorCode(vector)), vector !== DB_VECTOR);
+  if (!hw_vector(k, v, evtinj(SVM_EVTINJ_TYPE_EXEPT, vector, exceptionHasErrorCode(vector)), 0, vector !== DB_VECTOR)) return;
   hw_instruction_boundary(k, v);
 }
 

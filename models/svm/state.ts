@@ -29,6 +29,8 @@ export interface Vmcb {
   rip: number;
   rflags: number;
   csBase: number;
+  /** save.idtr.limit: long-mode gates are 16 bytes, so vector n needs a limit of at least 16n + 15. */
+  idtLimit: number;
 }
 
 /** A frame the guest pushed when it took an event; IRET pops it. */
@@ -188,10 +190,14 @@ export interface VcpuState {
  */
 export const REQ = { NMI: 1, EVENT: 2, TRIPLE_FAULT: 4, MMU_SYNC: 8, TLB_FLUSH_CURRENT: 16 } as const;
 
+/** An IDT with all 256 gates. */
+export const IDT_LIMIT_FULL = 0xfff;
+
 export function emptyVmcb(): Vmcb {
   return {
     intercepts: 0, exceptions: 0, intCtl: 0, intVector: 0, intState: 0, eventInj: 0, eventInjErr: 0,
     exitCode: SVM_EXIT_NONE, exitInfo1: 0, exitIntInfo: 0, exitIntInfoErr: 0, nextRip: 0, rip: 0x1000, rflags: 0x2, csBase: 0,
+    idtLimit: IDT_LIMIT_FULL,
   };
 }
 
@@ -206,8 +212,8 @@ export const vnmiParam = (cfg: SvmConfig): boolean => cfg.vnmi && cfg.vgif;
 
 /**
  * init_vmcb() (svm.c) on vmcb01: the intercepts, exception intercepts and int_ctl KVM sets
- * up at vCPU creation and again at INIT. event_inj, int_state and the save area are left
- * alone (the caller sets them).
+ * up at vCPU creation and again at INIT, and the IDTR limit of the save area. event_inj,
+ * int_state and the rest of the save area are left alone (the caller sets them).
  */
 export function init_vmcb(cfg: SvmConfig, vmcb: Vmcb): void {
   const i = INTERCEPT;
@@ -216,6 +222,7 @@ export function init_vmcb(cfg: SvmConfig, vmcb: Vmcb): void {
   vmcb.exceptions = bit(PF_VECTOR) | bit(UD_VECTOR) | bit(MC_VECTOR) | bit(AC_VECTOR) | bit(DB_VECTOR);
   if (cfg.npt) vmcb.exceptions &= ~bit(PF_VECTOR);
   vmcb.intCtl = V_INTR_MASKING_MASK;
+  vmcb.idtLimit = 0xffff; // init_sys_seg(&save->idtr): the reset IDTR limit
   if (vnmiParam(cfg)) vmcb.intCtl |= V_NMI_ENABLE_MASK;
   if (cfg.vgif) {
     vmcb.intercepts &= ~(bit(i.STGI) | bit(i.CLGI));
@@ -335,7 +342,7 @@ function copyVmcb(d: Vmcb, m: Vmcb): void {
   d.intercepts = m.intercepts; d.exceptions = m.exceptions; d.intCtl = m.intCtl; d.intVector = m.intVector;
   d.intState = m.intState; d.eventInj = m.eventInj; d.eventInjErr = m.eventInjErr; d.exitCode = m.exitCode;
   d.exitInfo1 = m.exitInfo1; d.exitIntInfo = m.exitIntInfo; d.exitIntInfoErr = m.exitIntInfoErr; d.rip = m.rip; d.rflags = m.rflags;
-  d.nextRip = m.nextRip; d.csBase = m.csBase;
+  d.nextRip = m.nextRip; d.csBase = m.csBase; d.idtLimit = m.idtLimit;
 }
 function copyGuest(d: GuestCpu, g: GuestCpu): void {
   if (d.frames.length) d.frames.length = 0;
@@ -417,7 +424,7 @@ const sameVmcb = (a: Vmcb, b: Vmcb): boolean => a.intercepts === b.intercepts &&
   && a.intCtl === b.intCtl && a.intVector === b.intVector && a.intState === b.intState && a.eventInj === b.eventInj
   && a.eventInjErr === b.eventInjErr && a.exitCode === b.exitCode && a.exitInfo1 === b.exitInfo1
   && a.exitIntInfo === b.exitIntInfo && a.exitIntInfoErr === b.exitIntInfoErr && a.rip === b.rip && a.rflags === b.rflags
-  && a.nextRip === b.nextRip && a.csBase === b.csBase;
+  && a.nextRip === b.nextRip && a.csBase === b.csBase && a.idtLimit === b.idtLimit;
 function sameGuest(a: GuestCpu, b: GuestCpu): boolean {
   if (a.nmis !== b.nmis || a.irqs !== b.irqs || a.exceptions !== b.exceptions || a.frames.length !== b.frames.length) return false;
   if (a.softRip !== b.softRip || a.softLen !== b.softLen) return false;

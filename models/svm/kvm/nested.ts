@@ -108,6 +108,7 @@ export const nested = {
     k.kvm_set_rflags(k, v, v.vmcb12.rflags | X86_EFLAGS_FIXED);
     v.vmcb02.rip = v.vmcb12.rip;
     v.vmcb02.csBase = v.vmcb12.csBase;
+    v.vmcb02.idtLimit = v.vmcb12.idtLimit; // save.idtr (a new vmcb12, or VMCB_DT dirty: always here)
     k.svm_set_gif(k, v, true);
   },
 
@@ -227,6 +228,7 @@ export const nested = {
 
     vmcb12.rip = vmcb02.rip;
     vmcb12.rflags = l2Rflags;
+    vmcb12.idtLimit = vmcb02.idtLimit;
     vmcb12.intState = vmcb02.intState; // verbatim: the be45bc4e leak reaches L1 here
     vmcb12.exitCode = vmcb02.exitCode;
     vmcb12.exitInfo1 = vmcb02.exitInfo1;
@@ -368,7 +370,7 @@ export interface NestedState {
   unknownFlag: boolean;
   /** The data area holds a VMCB (kvm_state->size includes KVM_STATE_NESTED_SVM_VMCB_SIZE). */
   ctl: Vmcb | null;
-  save: { rip: number; rflags: number; csBase: number } | null;
+  save: { rip: number; rflags: number; csBase: number; idtLimit: number } | null;
 }
 
 export const nestedState = {
@@ -383,7 +385,7 @@ export const nestedState = {
     return {
       guestMode: g, runPending: g && v.nestedRunPending, gif: k.gif_set(k, v), unknownFlag: false,
       ctl: g ? { ...v.nestedCtl } : null,
-      save: g ? { rip: v.vmcb01.rip, rflags: v.vmcb01.rflags, csBase: v.vmcb01.csBase } : null,
+      save: g ? { rip: v.vmcb01.rip, rflags: v.vmcb01.rflags, csBase: v.vmcb01.csBase, idtLimit: v.vmcb01.idtLimit } : null,
     };
   },
 
@@ -412,6 +414,7 @@ export const nestedState = {
       v.vmcb02.rip = v.vmcb01.rip;
       v.vmcb02.rflags = v.vmcb01.rflags;
       v.vmcb02.csBase = v.vmcb01.csBase;
+      v.vmcb02.idtLimit = v.vmcb01.idtLimit;
     }
     k.svm_set_gif(k, v, s.gif);
     v.nestedRunPending = s.runPending;
@@ -419,6 +422,7 @@ export const nestedState = {
     v.vmcb01.rip = s.save.rip;
     v.vmcb01.rflags = s.save.rflags | X86_EFLAGS_FIXED;
     v.vmcb01.csBase = s.save.csBase;
+    v.vmcb01.idtLimit = s.save.idtLimit;
     copyVmcbInto(v.nestedCtl, s.ctl); // nested_copy_vmcb_control_to_cache
     // svm_switch_vmcb(vmcb02): cur() follows guestMode, which prepare_control sets.
     k.nested_vmcb02_prepare_control(k, v, v.vmcb02.rip, v.vmcb02.csBase);

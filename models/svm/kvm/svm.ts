@@ -595,9 +595,12 @@ export const svm = {
     k.kvm_queue_exception(k, v, UD_VECTOR, false, 0);
     return 1;
   },
-  /** gp_interception: not an SVM instruction (the erratum case), so the #GP is reinjected. */
+  /**
+   * gp_interception: a #GP with an error code (exit_info_1), or one not raised by an SVM
+   * instruction (the erratum case), is reinjected with that error code.
+   */
   gp_interception(k: KvmOps, v: VcpuState): number {
-    k.kvm_queue_exception(k, v, GP_VECTOR, true, 0);
+    k.kvm_queue_exception(k, v, GP_VECTOR, true, cur(v).exitInfo1);
     return 1;
   },
   /** pf_interception (shadow paging): the fault is the guest's own, so it is reinjected. */
