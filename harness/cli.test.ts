@@ -1,10 +1,10 @@
 // End to end: the built CLI, run as a user runs it (node dist/harness/cli.js ...).
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { root, run } from './testing/cli.js';
+import { root, run, tmp } from './testing/cli.js';
 
 const scen = (f: string) => join(root, 'models/svm/scenarios', f);
 
@@ -29,6 +29,22 @@ describe('svmfuzz list', () => {
       expect(k.reference).toBe(`docs/model.md#${k.name.toLowerCase()}`);
       expect(headings, k.name).toContain(k.name.toLowerCase());
     }
+  });
+});
+
+describe('environment', () => {
+  it('a bad SVMFUZZ_REPORT_HEAP_MB: exit 2 naming the variable, before a campaign starts (its report comes at the end)', () => {
+    const out = join(tmp(), 'out');
+    process.env.SVMFUZZ_REPORT_HEAP_MB = 'lots';
+    let r;
+    try {
+      r = run('fuzz', '--pair', 'all', '--workers', '1', '--runs', '100', '--out', out);
+    } finally {
+      delete process.env.SVMFUZZ_REPORT_HEAP_MB;
+    }
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/SVMFUZZ_REPORT_HEAP_MB: 'lots' is not a number of megabytes/);
+    expect(existsSync(out)).toBe(false);
   });
 });
 
@@ -107,7 +123,7 @@ describe('svmfuzz trace', () => {
     const dir = mkdtempSync(join(tmpdir(), 'svmfuzz-'));
     const cases: [string, string, RegExp][] = [
       ['unknown.txt', 'config\nnmi\nwarp\n', /unknown\.txt:3: unknown event 'warp'/],
-      ['range.txt', 'config\nvmrun int_state=7\n', /range\.txt:2: vmrun: field 'int_state'/],
+      ['range.txt', 'config\nvmrun int_state=8\n', /range\.txt:2: vmrun: field 'int_state'/],
       ['header.txt', 'config vgif=\n', /header\.txt:1: knob 'vgif' has no value/],
     ];
     for (const [name, text, re] of cases) {

@@ -38,7 +38,7 @@ import { makeModel } from '../models/svm/model.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { formatPairTrace, formatSingleTrace } from './text/trace-format.js';
-import { writeReport, NoRunError } from './report/report.js';
+import { writeReport, NoRunError, explainHeapMb } from './report/report.js';
 
 export const EXIT = { OK: 0, FINDINGS: 1, BAD_INPUT: 2, INTERNAL: 3 } as const;
 
@@ -690,6 +690,12 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
   let code: number = EXIT.OK;
   const program = buildProgram(io, (n) => { code = n; });
   try {
+    // Checked before any work: fuzz and compare write their report at the very end.
+    try {
+      explainHeapMb();
+    } catch (err) {
+      throw new InputError((err as Error).message);
+    }
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {

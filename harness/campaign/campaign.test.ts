@@ -105,7 +105,7 @@ describe('faults in user models', () => {
     const out = tmp();
     const models = join(tmp(), 'faults-elsewhere.js'); // a model file outside the repository
     copyFileSync(faults, models);
-    const r = run('fuzz', '--models', models, '--pair', 'faults', '--workers', '2', '--seed', '1', '--duration', '8s', '--hang-timeout', '300ms', '--out', out);
+    const r = run('fuzz', '--models', models, '--pair', 'faults', '--workers', '2', '--seed', '1', '--duration', '15s', '--hang-timeout', '300ms', '--out', out);
     expect(r.code).toBe(0);
     const s = json(join(out, 'summary.json'));
     expect(s.stopped).toBe('duration');

@@ -227,7 +227,15 @@ describe('svmfuzz report', () => {
     it(`a model that ${how === 'exit' ? 'exits' : 'exhausts memory'} when the report re-runs it: the page is written, the buckets it killed shown as stored, with the reason`, () => {
       const dir = tmp();
       const out = join(dir, 'out');
-      const r = run('fuzz', '--models', reportKiller(dir, how), '--versions', 'v6.14,rkiller', '--workers', '1', '--seed', '1', '--runs', '3000', '--out', out, '--corpus', tmp());
+      // A 256 MB re-run heap: the allocating model fills it within the re-run's 2 s budget
+      // even on a loaded machine (1 GB took longer than that once in a full test run).
+      process.env.SVMFUZZ_REPORT_HEAP_MB = '256';
+      let r;
+      try {
+        r = run('fuzz', '--models', reportKiller(dir, how), '--versions', 'v6.14,rkiller', '--workers', '1', '--seed', '1', '--runs', '3000', '--out', out, '--corpus', tmp());
+      } finally {
+        delete process.env.SVMFUZZ_REPORT_HEAP_MB;
+      }
       expect(r.code, r.err).toBe(0);
       expect(r.out).toContain(`REPORT ${join(out, 'report.html')}`);
       const { html, doc } = readPage(out);

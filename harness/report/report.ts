@@ -54,8 +54,18 @@ const EXPLAIN_WORKER = fileURLToPath(new URL('./explain-worker.js', import.meta.
 export const EXPLAIN_BUCKET_MS = 15_000;
 /** After this many deaths of the re-run thread, the remaining buckets are shown as stored. */
 export const EXPLAIN_MAX_DEATHS = 3;
-/** Heap of the re-run thread: a model that allocates without bound ends it, not the report. */
-const EXPLAIN_HEAP_MB = 1024;
+/**
+ * Heap of the re-run thread (MB): a model that allocates without bound ends it, not the
+ * report. SVMFUZZ_REPORT_HEAP_MB overrides it (a machine with little memory; the tests
+ * use a small one so that such a model dies fast even on a loaded machine).
+ */
+export function explainHeapMb(): number {
+  const env = process.env.SVMFUZZ_REPORT_HEAP_MB;
+  if (env === undefined || env === '') return 1024;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 64) throw new Error(`SVMFUZZ_REPORT_HEAP_MB: '${env}' is not a number of megabytes of 64 or more`);
+  return n;
+}
 
 /**
  * The explanations of `buckets`, re-run in a thread of their own. When the thread dies
@@ -79,7 +89,7 @@ export function explainIsolated(job: ExplainJob, bucketMs = EXPLAIN_BUCKET_MS): 
         resolve(out);
         return;
       }
-      const w = new Worker(EXPLAIN_WORKER, { workerData: { ...job, buckets: rest } satisfies ExplainJob, resourceLimits: { maxOldGenerationSizeMb: EXPLAIN_HEAP_MB } });
+      const w = new Worker(EXPLAIN_WORKER, { workerData: { ...job, buckets: rest } satisfies ExplainJob, resourceLimits: { maxOldGenerationSizeMb: explainHeapMb() } });
       let current: string | null = null;
       let started = false;
       let over = false;

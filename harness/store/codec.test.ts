@@ -155,7 +155,7 @@ describe('entry codec', () => {
     ['bad knob value', () => broken((o) => { o.config.vnmi = 1; }), /^config: knob 'vnmi' takes 0 or 1/],
     ['events not a list', () => broken((o) => { o.events = {}; }), /'events' is missing or not a list/],
     ['unknown event kind', () => broken((o) => { o.events[3] = { kind: 'x' }; }), /^event #3: unknown event kind 'x'/],
-    ['bad event field', () => broken((o) => { o.events[2].int_state = 7; }), /^event #2: vmrun: field 'int_state' must be an integer in 0\.\.1/],
+    ['bad event field', () => broken((o) => { o.events[2].int_state = 8; }), /^event #2: vmrun: field 'int_state' must be an integer in 0\.\.7/],
     ['unknown event field', () => broken((o) => { o.events[0].count = 2; }), /^event #0: nmi: unknown field 'count'/],
     ['missing expected', () => broken((o) => { delete o.expected; }), /'expected' is missing or not an object/],
     ['unknown outcome', () => broken((o) => { o.expected = { outcome: 'maybe' }; }), /'expected\.outcome' must be 'equal' or 'diverges', got "maybe"/],

@@ -22,7 +22,7 @@ describe('text form', () => {
 
   const bad: [string, string, RegExp][] = [
     ['unknown event', 'config\nnmi\nfrobnicate\n', /^f\.txt:3: unknown event 'frobnicate'/],
-    ['out-of-range field', 'config\nvmrun int_state=2\n', /^f\.txt:2: vmrun: field 'int_state' must be an integer in 0\.\.1, got '2'/],
+    ['out-of-range field', 'config\nvmrun int_state=8\n', /^f\.txt:2: vmrun: field 'int_state' must be an integer in 0\.\.7, got '8'/],
     ['bad enum', 'config\nirq vector=0x99\n', /^f\.txt:2: irq: field 'vector' must be one of/],
     ['unknown field', 'config\nnmi count=2\n', /^f\.txt:2: nmi: unknown field 'count'/],
     ['truncated header', 'config vnmi=\nnmi\n', /^f\.txt:1: knob 'vnmi' has no value/],

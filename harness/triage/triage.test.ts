@@ -116,7 +116,7 @@ describe('causes in a campaign (CLI)', () => {
     // models/examples/masking.js: one change diverges at every stream's first exit.
     const causes = (extra: string[]) => {
       const out = tmp();
-      const r = run('fuzz', '--models', join(root, 'models/examples/masking.js'), '--pair', 'masking', '--runs', '30000', '--workers', '1',
+      const r = run('fuzz', '--models', join(root, 'models/examples/masking.js'), '--pair', 'masking', '--runs', '60000', '--workers', '1',
         '--seed', '1', '--no-minimize', '--out', out, '--corpus', tmp(), ...extra);
       expect(r.code).toBe(0);
       return { out: r.out, fns: json(join(out, 'summary.json')).causes.map((c: { function: string }) => c.function).sort() };

@@ -59,6 +59,10 @@ export const KNOBS = {
     type: 'bool', default: true, tag: 'param',
     doc: 'KVM_CAP_X86_TRIPLE_FAULT_EVENT enabled by userspace: GET/SET_VCPU_EVENTS carry triple_fault.pending.',
   },
+  intStateAtVmexit: {
+    type: 'enum', values: ['kept', 'shadow-only'], default: 'kept', tag: 'UNSURE',
+    doc: 'int_state bits other than the shadow (bit 1, SEV-ES only, and the reserved ones) at #VMEXIT: the CPU leaves them as VMRUN found them (kept), or writes only the shadow (shadow-only).',
+  },
   setVcpuEventsClearsVnmiPending: {
     type: 'bool', default: false, tag: 'UNSURE',
     doc: 'E.4/A.3: KVM_SET_VCPU_EVENTS with a valid nmi.pending=0 also clears V_NMI_PENDING (source read: it does not).',

@@ -18,7 +18,6 @@ export const V_NMI_ENABLE_MASK = 1 << 26;
 
 /** vmcb->control.int_state bits. */
 export const SVM_INTERRUPT_SHADOW_MASK = 1 << 0;
-export const SVM_GUEST_INTERRUPT_MASK = 1 << 1;
 
 /** event_inj / exit_int_info format (shared). `>>> 0` keeps them unsigned. */
 export const SVM_EVTINJ_VEC_MASK = 0xff;

@@ -304,7 +304,7 @@ export const ALPHABET = {
       inject_err: { type: 'enum', values: ['0', '0xdeadbeef'], default: '0', doc: 'vmcb12.event_inj_err (pushed when the injected exception has an error code)' },
       int_prio: { type: 'enum', values: ['0xf', '0x8', '0x1', '0x0'], default: '0xf', doc: 'vmcb12.int_ctl V_INTR_PRIO of the virtual interrupt' },
       v_tpr: { type: 'enum', values: ['0', '0xa'], default: '0', doc: "vmcb12.int_ctl V_TPR (L2's task priority for virtual interrupts)" },
-      int_state: { type: 'int', min: 0, max: 1, default: 0, doc: 'vmcb12.int_state (interrupt shadow)' },
+      int_state: { type: 'int', min: 0, max: 7, default: 0, doc: 'vmcb12.int_state: bit 0 the interrupt shadow, bit 1 GUEST_INTERRUPT_MASK (SEV-ES only; ignored here), bit 2 reserved' },
       l2_if: { type: 'bool', default: true, doc: "L2's RFLAGS.IF" },
       next_rip: { type: 'enum', values: ['rip+2', 'rip', '0'], default: 'rip+2', doc: "vmcb12.next_rip: past a 2-byte INTn at L2's RIP (what L1 writes for a soft event), L2's RIP, or 0" },
       cs_base: { type: 'enum', values: ['0', '0x10000'], default: '0', doc: "vmcb12.save.cs.base (L2's CS base; L1's is 0)" },

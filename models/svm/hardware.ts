@@ -250,6 +250,8 @@ export function hw_vmexit(k: KvmOps, v: VcpuState, exitCode: number, exitInfo1: 
   // APM 15.7.1: nRIP is saved on instruction, IOIO and MSR intercepts and on exceptions
   // raised by INT3/INTO; every other #VMEXIT resets it to zero.
   vmcb.nextRip = nextRip;
+  // [UNSURE] whether the CPU writes back int_state bits other than the shadow (knob intStateAtVmexit).
+  if (v.cfg.intStateAtVmexit === 'shadow-only') vmcb.intState &= SVM_INTERRUPT_SHADOW_MASK;
   vmcb.exitCode = exitCode;
   vmcb.exitInfo1 = exitInfo1;
   vmcb.exitIntInfo = exitIntInfo >>> 0;
