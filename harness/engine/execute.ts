@@ -10,6 +10,7 @@ import { stepFeatures } from './coverage.js';
 import { runWithTimeout, HangError } from './watchdog.js';
 import type { Version } from '../../models/svm/versions.js';
 import type { Stream } from '../text/text.js';
+import type { SvmConfig } from '../../models/svm/config.js';
 
 export interface FieldDiff {
   path: string;
@@ -177,10 +178,18 @@ export interface ExecOptions {
    */
   from?: Snapshot;
   prefixFeatures?: readonly number[];
-  /** Two states the caller owns, overwritten with the snapshot's (no allocation per run). */
+  /** Two states the caller owns, overwritten with the snapshot's, or the initial state without one (no allocation per run). */
   into?: readonly [VcpuState, VcpuState];
   /** Take a snapshot after every `every`-th step from `from.step` up to `upto`, into `out` (in order). */
   capture?: { every: number; upto: number; out: Snapshot[] };
+}
+
+/** createState(config) once per config object (streams share their pair's, or carry their own). */
+const INITIAL = new WeakMap<SvmConfig, VcpuState>();
+function initialState(cfg: SvmConfig): VcpuState {
+  let v = INITIAL.get(cfg);
+  if (!v) INITIAL.set(cfg, (v = createState(cfg)));
+  return v;
 }
 
 /**
@@ -191,7 +200,14 @@ export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage =
   const from = opts?.from;
   let sl: VcpuState;
   let sr: VcpuState;
-  if (!from) {
+  if (!from && opts?.into) {
+    // A fresh run in the caller's states: a copy of the config's initial state is cheaper
+    // than building one (objects and all) twice per execution.
+    [sl, sr] = opts.into;
+    const init = initialState(stream.config);
+    copyState(sl, init);
+    copyState(sr, init);
+  } else if (!from) {
     sl = createState(stream.config);
     sr = createState(stream.config);
   } else if (opts!.into) {

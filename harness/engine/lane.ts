@@ -144,6 +144,8 @@ export class Lane {
   private readonly mctx: MutationContext;
   /** States the lane owns for runs from a snapshot (both models, and in-context choices). */
   private readonly scratch: readonly [VcpuState, VcpuState, VcpuState];
+  /** ExecOptions of a run from the initial state, in the lane's scratch states. */
+  private readonly fresh: ExecOptions;
 
   /** The iteration whose input `runOne` returns (by ProbeStop) instead of running it: regenerating a killer input. */
   stopAt = -1;
@@ -154,6 +156,7 @@ export class Lane {
     this.ml = makeModel(cfg.left);
     this.mr = makeModel(cfg.right);
     this.scratch = [createState(cfg.config), createState(cfg.config), createState(cfg.config)];
+    this.fresh = { into: [this.scratch[0], this.scratch[1]] };
     this.mctx = { rng: new Rng(0), model: this.ml, corpus: [], maxLen: cfg.maxLen, stateAt: (st, upto) => this.stateAt(st, upto) };
   }
 
@@ -198,13 +201,12 @@ export class Lane {
     const k = Math.floor(shared / SNAPSHOT_EVERY);
     if (k === 0) return undefined;
     const have = parent.snaps?.length ?? 0;
-    const opts: ExecOptions = {};
+    const opts: ExecOptions = { into: [this.scratch[0], this.scratch[1]] };
     if (have) {
       this.snapHolders.delete(parent);
       this.snapHolders.set(parent, true);
       opts.from = parent.snaps![Math.min(k, have) - 1];
       opts.prefixFeatures = parent.transitions;
-      opts.into = [this.scratch[0], this.scratch[1]];
     }
     // An input gets snapshots from its second pick on: most inputs are picked a few times
     // only, and taking two state copies per snapshot for them costs more than it saves.
@@ -338,7 +340,8 @@ export class Lane {
     const on = this.focus && (i & 1) === 1 ? this.focus : null;
     this.current = { stream, origin, on };
     // Snapshots hold the lane's own pair: a focused execution runs its own left model.
-    const opts = parent && !on ? this.resumeFrom(parent, stream) : undefined;
+    // Without a snapshot to start from, the run starts in the lane's own two states.
+    const opts = (parent && !on ? this.resumeFrom(parent, stream) : undefined) ?? this.fresh;
     const took = opts?.capture ? opts.capture.out.length : 0;
     const exec = executePair(on ? on.ml : this.ml, this.mr, stream, true, opts);
     if (opts?.capture) this.tookSnapshots(opts.capture.out.length - took);
