@@ -47,8 +47,8 @@ export interface EventSpec<F extends Record<string, FieldSpec>> {
   readonly legal?: (v: VcpuState, e: FieldsOf<F>) => boolean;
   /**
    * How often generation draws this kind among the kinds of its phase, relative to the
-   * others (default 1; tenths are the finest step). A kind that ends what most streams explore for the
-   * rest of the stream (INIT resets the vCPU out of nesting) is drawn rarely.
+   * others (default 1; tenths are the finest step). A kind that ends what most streams
+   * explore for the rest of the stream (INIT resets the vCPU out of nesting) is rare.
    */
   readonly weight?: number;
   /** The effect. May return the KVM_GET_VCPU_EVENTS view when the event reads it. */

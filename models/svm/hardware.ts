@@ -184,6 +184,8 @@ export function hw_deliver(k: KvmOps, v: VcpuState): void {
     const r = hw_gate_fault(k, v, info, d === 'eventinj' ? vmcb.eventInjErr : 0);
     if (!r) return;
     if (d === 'eventinj') vmcb.eventInj = 0;
+    // The vNMI was taken (pending cleared, NMIs blocked from the start of its delivery, as
+    // when it completes: APM 15.21.10); its handler never runs, the fault's does.
     else if (d === 'vnmi') vmcb.intCtl = (vmcb.intCtl & ~V_NMI_PENDING_MASK) | V_NMI_BLOCKING_MASK;
     guest_take_event(v, r[0], true);
   } else if (d === 'eventinj') {

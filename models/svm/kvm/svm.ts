@@ -268,8 +268,8 @@ export const svm = {
 
   /**
    * svm_set_gif (svm.c): setting GIF re-evaluates events when an NMI, an interrupt or an
-   * INIT is waiting for it (the INIT part from a 2022 fix by Sean Christopherson, before v6.4); clearing it without
-   * vGIF drops the interrupt window. SMIs are not modelled.
+   * INIT is waiting for it (the INIT part from a 2022 fix by Sean Christopherson, before
+   * v6.4); clearing it without vGIF drops the interrupt window. SMIs are not modelled.
    */
   svm_set_gif(k: KvmOps, v: VcpuState, value: boolean): void {
     const vgifVmcb = get_vgif_vmcb(k, v);

@@ -586,8 +586,9 @@ function einval(v: VcpuState): void {
  * process_nmi; exception_from_userspace = pending; exception_vmexit dropped; the exception
  * and interrupt fields (no flag guards them); the shadow (VALID_SHADOW); nmi.injected;
  * nmi.pending (VALID_NMI_PENDING) into nmi_queued with KVM_REQ_NMI; the NMI mask; the
- * latched INIT (VALID_SMM); the triple fault (VALID_TRIPLE_FAULT: without its capability a late -EINVAL, after all of
- * the above and without KVM_REQ_EVENT); KVM_REQ_EVENT. SIPI and the rest of SMM are not modelled.
+ * latched INIT (VALID_SMM); the triple fault (VALID_TRIPLE_FAULT: without its capability
+ * a late -EINVAL, after all of the above and without KVM_REQ_EVENT); KVM_REQ_EVENT. SIPI
+ * and the rest of SMM are not modelled.
  */
 export function set_vcpu_events(k: KvmOps, v: VcpuState, e: SetVcpuEvents, requestIffPending: boolean): void {
   if (e.flags.unknown) return einval(v);
