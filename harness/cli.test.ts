@@ -30,6 +30,15 @@ describe('svmfuzz list', () => {
       expect(headings, k.name).toContain(k.name.toLowerCase());
     }
   });
+
+  it('shows the invariants, with their sources, in text and JSON', () => {
+    const j = JSON.parse(run('list', '--json').out);
+    const ids = (j.invariants as { id: string; source: string }[]).map((i) => i.id);
+    expect(ids).toEqual(expect.arrayContaining(['no-warn', 'vmcb12-int-state-own', 'vmcb02-covers-vmcb12']));
+    const text = run('list').out;
+    expect(text).toMatch(/^invariants \(rules every version must keep/m);
+    for (const id of ids) expect(text).toMatch(new RegExp(`^  ${id} `, 'm'));
+  });
 });
 
 describe('environment', () => {

@@ -40,6 +40,7 @@ export function hw_vmrun(k: KvmOps, v: VcpuState, stiShadow: boolean): void {
   const vmcb = cur(v);
   v.hw.entries++;
   v.hw.vmrunInStiShadow = stiShadow;
+  if (v.guestMode) v.hw.leakedShadow = false; // kept while L1 handles the exit that carried it
   v.hw.hostGif = true; // VMRUN sets GIF=1 for the guest
   v.phase = 'guest';
   if (illegalEventInj(vmcb.eventInj)) {
@@ -243,6 +244,7 @@ export function hw_delivery_fault(k: KvmOps, v: VcpuState, exitCode: number, exi
   const leak = v.hw.deliveryAtVmrun && v.hw.vmrunInStiShadow && leakScope;
   const own = cfg.entryShadowOnDeliveryExit === 'kept' && v.hw.deliveryShadow;
   setShadow(vmcb, own || leak);
+  v.hw.leakedShadow = leak && !own;
   hw_vmexit(k, v, exitCode, exitInfo1, info, infoErr);
 }
 

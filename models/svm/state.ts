@@ -72,6 +72,12 @@ export interface HardwareState {
   deliveryShadow: boolean;
   /** VMRUN executed in the host's STI shadow (pre-be45bc4e). */
   vmrunInStiShadow: boolean;
+  /**
+   * An oracle's record, not CPU state: the last #VMEXIT from L2 left int_state's shadow set
+   * by the host's STI shadow alone (the be45bc4e quirk), not by L2's own (cleared when L2
+   * is entered again). Invariants read it; the model's KVM never does.
+   */
+  leakedShadow: boolean;
   /** Host GIF (CLGI/STGI around VMRUN; cleared by every #VMEXIT). */
   hostGif: boolean;
   /** A physical interrupt (self-IPI, kick) is pending: #VMEXIT(INTR) at the next boundary. */
@@ -249,7 +255,7 @@ export function createState(cfg: SvmConfig = defaultConfig()): VcpuState {
     phase: 'host',
     mpState: 'RUNNABLE',
     hw: {
-      delivering: 'none', deliveryAtVmrun: false, deliveryShadow: false, vmrunInStiShadow: false,
+      delivering: 'none', deliveryAtVmrun: false, deliveryShadow: false, vmrunInStiShadow: false, leakedShadow: false,
       hostGif: true, physIntrPending: false, retry: null, entries: 0, softEvent: 0, softNextRip: 0,
     },
     vmcb01: init_vmcb01(cfg),
@@ -367,7 +373,7 @@ export function copyState(d: VcpuState, s: VcpuState): void {
   const dh = d.hw;
   const sh = s.hw;
   dh.delivering = sh.delivering; dh.deliveryAtVmrun = sh.deliveryAtVmrun; dh.deliveryShadow = sh.deliveryShadow;
-  dh.vmrunInStiShadow = sh.vmrunInStiShadow; dh.hostGif = sh.hostGif; dh.physIntrPending = sh.physIntrPending;
+  dh.vmrunInStiShadow = sh.vmrunInStiShadow; dh.leakedShadow = sh.leakedShadow; dh.hostGif = sh.hostGif; dh.physIntrPending = sh.physIntrPending;
   dh.retry = sh.retry; dh.entries = sh.entries; dh.softEvent = sh.softEvent; dh.softNextRip = sh.softNextRip;
   copyVmcb(d.vmcb01, s.vmcb01);
   copyVmcb(d.vmcb02, s.vmcb02);
@@ -450,7 +456,7 @@ export function sameState(a: VcpuState, b: VcpuState): boolean {
   const ah = a.hw;
   const bh = b.hw;
   return ah.delivering === bh.delivering && ah.deliveryAtVmrun === bh.deliveryAtVmrun && ah.deliveryShadow === bh.deliveryShadow
-    && ah.vmrunInStiShadow === bh.vmrunInStiShadow && ah.hostGif === bh.hostGif && ah.physIntrPending === bh.physIntrPending
+    && ah.vmrunInStiShadow === bh.vmrunInStiShadow && ah.leakedShadow === bh.leakedShadow && ah.hostGif === bh.hostGif && ah.physIntrPending === bh.physIntrPending
     && ah.retry === bh.retry && ah.entries === bh.entries && ah.softEvent === bh.softEvent && ah.softNextRip === bh.softNextRip
     && a.requests === b.requests && sameApartFromHardware(a, b);
 }

@@ -1,0 +1,99 @@
+// The invariants catch what they state on the versions and models that break it, and stay
+// quiet where the rule holds.
+
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Registry } from '../registry.js';
+import { defineVersion } from './versions.js';
+import { definePatch } from './patches.js';
+import { BASE_OPS } from './kvm/base.js';
+import { cur } from './state.js';
+import { makeModel } from './model.js';
+import { INVARIANTS, INVARIANT_IDS, findViolation, selectInvariants } from './invariants.js';
+import { parseStream } from '../../harness/text/text.js';
+import { generateStream } from '../../harness/engine/generate.js';
+import { Rng, deriveSeed } from '../../harness/engine/rng.js';
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), 'scenarios');
+const scenario = (f: string) => parseStream(readFileSync(join(dir, f), 'utf8'), f);
+const reg = new Registry();
+const on = (id: string) => makeModel(reg.version(id));
+const only = (id: string) => selectInvariants([id]);
+
+describe('invariants', () => {
+  it('each has an id, a doc line and a source, and ids are unique', () => {
+    expect(new Set(INVARIANT_IDS).size).toBe(INVARIANTS.length);
+    for (const i of INVARIANTS) {
+      expect(i.doc.length).toBeGreaterThan(20);
+      expect(i.source.length).toBeGreaterThan(10);
+    }
+    expect(() => selectInvariants(['no-warn', 'nope'])).toThrow(/unknown invariant 'nope' \(known: no-warn, /);
+  });
+
+  it('no-warn: the vNMI window WARN fires before b4bd5564 (v6.10) and not after', () => {
+    const s = scenario('r-b4bd5564-vnmi-window-warn.txt');
+    const v = findViolation(on('v6.8'), s.config, s.events, only('no-warn'));
+    expect(v).toMatchObject({ invariant: 'no-warn', event: 'run', message: 'WARN_ON_ONCE: svm_enable_nmi_window: vNMI enabled' });
+    expect(findViolation(on('v6.10'), s.config, s.events, only('no-warn'))).toBeNull();
+  });
+
+  it("vmcb12-int-state-own: seed 2's selftest stream breaks it on v6.13, at L2's first instruction, and not on v6.14", () => {
+    const s = scenario('b4-seed2-selftest-userspace-ss.txt');
+    const v = findViolation(on('v6.13'), s.config, s.events, only('vmcb12-int-state-own'));
+    expect(v).toMatchObject({ invariant: 'vmcb12-int-state-own', event: 'nop', step: 5 });
+    expect(findViolation(on('v6.14'), s.config, s.events, only('vmcb12-int-state-own'))).toBeNull();
+  });
+
+  it('vmcb12-event-inj-consumed: holds through a nested state round trip, breaks when userspace clears RUN_PENDING', () => {
+    const kept = scenario('s-nested-state-round-trip.txt');
+    expect(findViolation(on('v6.14'), kept.config, kept.events, only('vmcb12-event-inj-consumed'))).toBeNull();
+    const cleared = scenario('s-nested-state-run-pending-cleared.txt');
+    expect(findViolation(on('v6.14'), cleared.config, cleared.events, only('vmcb12-event-inj-consumed')))
+      .toMatchObject({ event: 'run', message: 'vmcb12.event_inj = 0x80000200 after a nested #VMEXIT (INTR)' });
+  });
+
+  it("no-kvm-tf-visible: a KVM whose svm_get_rflags shows its own single-step TF breaks it at L2's nested #VMEXIT", () => {
+    const s = scenario('k1-rflags-on-nested-vmexit.txt');
+    expect(findViolation(on('v6.14'), s.config, s.events, only('no-kvm-tf-visible'))).toBeNull();
+    const leaky = definePatch({
+      id: 'test-rflags-raw', subject: 'test: svm_get_rflags returns the raw RFLAGS', upstream: '-', scope: [],
+      replaces: { svm_get_rflags: (k, v) => cur(v).rflags },
+    });
+    const version = defineVersion({ id: 'v6.14-raw-rflags', description: '', patches: [...reg.version('v6.14').patches, leaky] });
+    expect(findViolation(makeModel(version), s.config, s.events, only('no-kvm-tf-visible')))
+      .toMatchObject({ invariant: 'no-kvm-tf-visible', message: expect.stringMatching(/^vmcb12\.rflags = 0x[0-9a-f]+ carries TF$/) });
+  });
+
+  it('vmcb02-covers-vmcb12: a recalc_intercepts that forgets vmcb12 breaks it at the VMRUN; v6.14 keeps it', () => {
+    // IRET: vmcb01 does not intercept it (KVM sets it only while NMIs are masked).
+    const s = parseStream('config\nrun\nvmrun intercepts=nmi|intr|iret\n');
+    expect(findViolation(on('v6.14'), s.config, s.events, only('vmcb02-covers-vmcb12'))).toBeNull();
+    const forgetful = definePatch({
+      id: 'test-recalc-l0-only', subject: "test: recalc_intercepts keeps only L0's intercepts", upstream: '-', scope: [],
+      replaces: {
+        recalc_intercepts: (k, v) => {
+          BASE_OPS.recalc_intercepts(k, v);
+          if (v.guestMode) v.vmcb02.intercepts = v.vmcb01.intercepts;
+        },
+      },
+    });
+    const version = defineVersion({ id: 'v6.14-forgetful', description: '', patches: [...reg.version('v6.14').patches, forgetful] });
+    expect(findViolation(makeModel(version), s.config, s.events, only('vmcb02-covers-vmcb12')))
+      .toMatchObject({ event: 'vmrun', message: "vmcb02 lacks vmcb12's intercepts IRET" });
+  });
+
+  it('no false alarms where the rule holds: 2000 generated streams on v6.14 keep vmcb02-covers-vmcb12 and vmcb12-int-state-own', () => {
+    const model = on('v6.14');
+    const invariants = selectInvariants(['vmcb02-covers-vmcb12', 'vmcb12-int-state-own']);
+    const config = reg.select({ pair: 'all' }).config;
+    let nested = 0;
+    for (let i = 0; i < 2000; i++) {
+      const s = generateStream(new Rng(deriveSeed(11, i)), model, config, 24);
+      if (s.events.some((e) => e.kind === 'vmrun')) nested++;
+      expect(findViolation(model, s.config, s.events, invariants)).toBeNull();
+    }
+    expect(nested).toBeGreaterThan(200); // the streams do reach L2
+  });
+});

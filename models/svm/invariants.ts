@@ -1,0 +1,125 @@
+// Invariants: rules any correct KVM on correct hardware keeps, whatever the version, as
+// one data table (like the alphabet). Each names its source (the APM section, the KVM ABI
+// or the kernel function whose contract it states) and checks what the model exposes
+// after a step: the state, the step's log and the event. A differential run only finds
+// what two versions do differently; an invariant also finds what every version does
+// wrong.
+//
+// A check returns null, or a message naming what broke the rule. findViolation runs a
+// stream on one version and returns the first violation.
+
+import { INTERCEPT, SVM_EVTINJ_VALID, X86_EFLAGS_TF, bit } from './constants.js';
+import type { SvmEvent } from './events.js';
+import { createState, type VcpuState } from './state.js';
+import { advance, type Model } from './model.js';
+import type { SvmConfig } from './config.js';
+
+export interface InvariantSpec {
+  readonly id: string;
+  readonly doc: string;
+  /** Where the rule comes from (APM section, KVM ABI, the kernel function whose contract it states). */
+  readonly source: string;
+  /** After each step that ran (not skipped): null, or what broke the rule. */
+  readonly check: (v: VcpuState, e: SvmEvent) => string | null;
+}
+
+/** WARN sites that are the model's own guards, not the kernel's. */
+const MODEL_WARN = 'model:';
+
+/** A nested #VMEXIT that reached L1 in this step, other than a failed VMRUN (ERR). */
+const reflectedExit = (v: VcpuState): boolean => {
+  const r = v.log.reflected;
+  for (let i = 0; i < r.length; i++) if (r[i] !== 'ERR') return true;
+  return false;
+};
+
+export const INVARIANTS: readonly InvariantSpec[] = [
+  {
+    id: 'no-warn',
+    doc: 'no WARN_ON_ONCE fires (a guest- or userspace-triggerable WARN is a host DoS under panic_on_warn)',
+    source: "KVM's rule that a WARN means a KVM bug (Documentation/process/coding-style.rst, 'Do not crash the kernel'; panic_on_warn)",
+    check: (v) => {
+      for (const site of v.log.warns) if (!site.startsWith(MODEL_WARN)) return `WARN_ON_ONCE: ${site}`;
+      return null;
+    },
+  },
+  {
+    id: 'vmcb12-event-inj-consumed',
+    doc: "after a nested #VMEXIT, vmcb12.event_inj is not valid: the CPU consumes EVENTINJ at VMRUN and an interrupted event goes to exit_int_info",
+    source: 'APM vol. 2, 15.20 (event injection) and 15.7.2 (EXITINTINFO); the model writes it in hw_vmexit',
+    check: (v) => (reflectedExit(v) && (v.vmcb12.eventInj & SVM_EVTINJ_VALID) !== 0
+      ? `vmcb12.event_inj = 0x${(v.vmcb12.eventInj >>> 0).toString(16)} after a nested #VMEXIT (${v.log.reflected.join(',')})` : null),
+  },
+  {
+    id: 'vmcb12-int-state-own',
+    doc: "after a nested #VMEXIT, vmcb12.int_state's shadow is L2's own, never the host's STI shadow",
+    source: "APM vol. 2, chapter 15 (the VMCB's INTERRUPT_SHADOW: the guest's own shadow); be45bc4eff33 (v6.14) names the leak",
+    check: (v) => (reflectedExit(v) && (v.vmcb12.intState & 1) !== 0 && v.hw.leakedShadow
+      ? 'vmcb12.int_state = 1 comes from the host STI shadow VMRUN ran in, not from L2' : null),
+  },
+  {
+    id: 'no-kvm-tf-visible',
+    doc: "RFLAGS a guest or its hypervisor can read never carry KVM's own TF: not in vmcb12 after a nested #VMEXIT, not in a frame a guest's handler pushed (no event of the alphabet sets TF, so any TF there is KVM's)",
+    source: 'svm_get_rflags / kvm_get_rflags (svm.c, x86.c): KVM hides the TF|RF of its NMI single-step from everything it reports',
+    check: (v) => {
+      if (reflectedExit(v) && (v.vmcb12.rflags & X86_EFLAGS_TF) !== 0) return `vmcb12.rflags = 0x${v.vmcb12.rflags.toString(16)} carries TF`;
+      for (const [name, g] of [['L1', v.l1], ['L2', v.l2]] as const) {
+        for (const f of g.frames) if (f.savedRflags & X86_EFLAGS_TF) return `${name} pushed RFLAGS 0x${f.savedRflags.toString(16)} with TF (a ${f.type} frame)`;
+      }
+      return null;
+    },
+  },
+  {
+    id: 'vmcb02-covers-vmcb12',
+    doc: "while L2 runs, vmcb02 intercepts everything vmcb12 intercepts (instructions, events and exceptions), so L1 sees every exit it asked for",
+    source: 'recalc_intercepts (nested.c): vmcb02 = vmcb01 | vmcb12',
+    check: (v) => {
+      if (!v.guestMode) return null;
+      const want = v.nestedCtl.intercepts;
+      const have = v.vmcb02.intercepts;
+      if ((want & have) !== want) {
+        const missing = (Object.keys(INTERCEPT) as (keyof typeof INTERCEPT)[]).filter((n) => (want & bit(INTERCEPT[n])) && !(have & bit(INTERCEPT[n])));
+        return `vmcb02 lacks vmcb12's intercepts ${missing.join('|')}`;
+      }
+      if ((v.nestedCtl.exceptions & v.vmcb02.exceptions) !== v.nestedCtl.exceptions) return `vmcb02 lacks vmcb12's exception intercepts 0x${(v.nestedCtl.exceptions & ~v.vmcb02.exceptions).toString(16)}`;
+      return null;
+    },
+  },
+];
+
+/** The invariants by id. */
+export const INVARIANT_IDS: readonly string[] = INVARIANTS.map((i) => i.id);
+
+export interface Violation {
+  step: number;
+  event: string;
+  invariant: string;
+  message: string;
+}
+
+/**
+ * Runs `events` on `model` from a fresh state and checks the invariants (all, or those
+ * named) after every step that ran; returns the first violation, or null.
+ */
+export function findViolation(model: Model, config: SvmConfig, events: readonly SvmEvent[], invariants: readonly InvariantSpec[] = INVARIANTS): Violation | null {
+  const v = createState(config);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    advance(model, v, e);
+    if (v.log.skipped) continue;
+    for (const inv of invariants) {
+      const message = inv.check(v, e);
+      if (message !== null) return { step: i, event: e.kind, invariant: inv.id, message };
+    }
+  }
+  return null;
+}
+
+/** The invariants named in `ids` (comma-separated ids), or an error naming the unknown one. */
+export function selectInvariants(ids: readonly string[]): InvariantSpec[] {
+  return ids.map((id) => {
+    const inv = INVARIANTS.find((i) => i.id === id);
+    if (!inv) throw new Error(`unknown invariant '${id}' (known: ${INVARIANT_IDS.join(', ')})`);
+    return inv;
+  });
+}
