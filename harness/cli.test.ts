@@ -41,6 +41,38 @@ describe('svmfuzz list', () => {
   });
 });
 
+describe('svmfuzz check --invariants (a version against the invariants)', () => {
+  const summary = (out: string) => JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  it("finds seed 2's host-shadow leak on v6.13 as violations, one cause, minimized and replayable; none on v6.14", () => {
+    const out = join(tmp(), 'out');
+    const r = run('check', '--version', 'v6.13', '--invariants', 'vmcb12-int-state-own', '--runs', '30000', '--workers', '1', '--seed', '1', '--out', out);
+    expect(r.code, r.err).toBe(0);
+    const s = summary(out);
+    expect(s.buckets.length).toBeGreaterThan(0);
+    for (const b of s.buckets as { signature: string }[]) expect(b.signature).toMatch(/^v6\.13\.\.v6\.13!vmcb12-int-state-own\|observable\|\w+\|invariant\.vmcb12-int-state-own$/);
+    expect(s.causes).toHaveLength(1);
+    expect(s.causes[0]).toMatchObject({ kind: 'invariant', patches: [] });
+    expect(s.causes[0].words).toMatch(/^v6\.13 breaks the invariant vmcb12-int-state-own: vmcb12\.int_state = 1 comes from the host STI shadow/);
+    const replay = run('replay', out);
+    expect(replay.code, replay.out).toBe(0);
+    expect(replay.out).toMatch(/^PASS .*min\.msgpack/m);
+
+    const fixed = join(tmp(), 'fixed');
+    const f = run('check', '--version', 'v6.14', '--invariants', 'vmcb12-int-state-own', '--runs', '30000', '--workers', '1', '--seed', '1', '--out', fixed);
+    expect(f.code, f.err).toBe(0);
+    expect(summary(fixed).buckets).toEqual([]);
+  }, 120_000);
+
+  it('bad input: exit 2 naming the unknown invariant, or the missing --version', () => {
+    const bad = run('check', '--version', 'v6.14', '--invariants', 'nope', '--runs', '10');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/unknown invariant 'nope' \(known: no-warn, /);
+    const none = run('check', '--invariants', '--runs', '10');
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/give the version to check with --version V/);
+  });
+});
+
 describe('environment', () => {
   it('a bad SVMFUZZ_REPORT_HEAP_MB: exit 2 naming the variable, before a campaign starts (its report comes at the end)', () => {
     const out = join(tmp(), 'out');

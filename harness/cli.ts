@@ -416,7 +416,29 @@ async function cmdReplay(io: Io, paths: string[], opts: ReplayOpts): Promise<num
   return n('error') ? EXIT.BAD_INPUT : n('fail') ? EXIT.FINDINGS : EXIT.OK;
 }
 
-interface CheckOpts { version?: string; json?: boolean; models?: string[] }
+interface CheckOpts {
+  version?: string; json?: boolean; models?: string[];
+  invariants?: string | true; runs?: string; duration?: string; workers?: string; seed?: string; out: string; minimize: boolean; resume?: boolean;
+}
+
+/**
+ * `check --version V --invariants [LIST] --runs N|--duration D`: a campaign of V against
+ * its checked self (V!LIST, models/svm/invariants.ts): every violation is a divergence on
+ * an `invariant.<id>` field, bucketed, minimized, stored and reported like any other, and
+ * triaged to one cause per invariant and shape of what broke it.
+ */
+async function cmdCheckInvariants(io: Io, paths: string[], opts: CheckOpts): Promise<number> {
+  if (opts.version === undefined) throw new InputError('check --invariants: give the version to check with --version V');
+  if (paths.length) throw new InputError('check --invariants: scenario paths and --invariants do not go together');
+  const list = opts.invariants === undefined || opts.invariants === true ? 'all' : opts.invariants;
+  const reg = await loadRegistry(opts.models);
+  reg.version(`${opts.version}!${list}`); // unknown version or invariant: exit 2 before any work
+  return cmdFuzz(io, {
+    versions: `${opts.version},${opts.version}!${list}`, seed: opts.seed, runs: opts.runs, duration: opts.duration, out: opts.out,
+    maxLen: '24', samples: '4', minimize: opts.minimize, workers: opts.workers, resume: opts.resume, hangTimeout: '2s',
+    models: opts.models, laneHeapMb: '2048', corpus: [],
+  });
+}
 
 interface CheckResult { file: string; on: string; status: 'pass' | 'fail' | 'error'; failures: string[] }
 
@@ -426,6 +448,7 @@ interface CheckResult { file: string; on: string; status: 'pass' | 'fail' | 'err
  * patched kernel checked against the kernel's expected observations).
  */
 async function cmdCheck(io: Io, paths: string[], opts: CheckOpts): Promise<number> {
+  if (opts.invariants !== undefined || opts.runs !== undefined || opts.duration !== undefined) return cmdCheckInvariants(io, paths, opts);
   const reg = await loadRegistry(opts.models);
   if (opts.version !== undefined) reg.version(opts.version); // unknown: exit 2 before any work
   const targets = paths.length ? paths : [join(packageRoot(), 'models', 'svm', 'scenarios')];
@@ -650,8 +673,16 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
   program.command('check')
     .description("run conformance scenarios (models/svm/scenarios/*.txt): the kernel's expected observations per step (exit 1 if any fails, 2 if any is unreadable)")
     .argument('[paths...]', 'scenario files or directories (default: the built-in scenarios)')
-    .addOption(new Option('--version <V>', "run every '#! versions:' scenario on this version instead of the versions it names"))
+    .addOption(new Option('--version <V>', "run every '#! versions:' scenario on this version instead of the versions it names; with --invariants, the version to check"))
     .option('--json', 'machine-readable output')
+    .option('--invariants [LIST]', "fuzz --version against the invariants (all, or ids: see list): a campaign like fuzz's, whose findings are violations")
+    .option('--runs <N>', 'with --invariants: stop after N executions')
+    .option('--duration <D>', 'with --invariants: stop after D (90s, 10m, 8h)')
+    .option('--workers <N>', "with --invariants: lanes in worker threads (default: the machine's cores)")
+    .option('--seed <S>', 'with --invariants: campaign seed')
+    .option('--out <DIR>', 'with --invariants: output directory', 'crashes')
+    .option('--no-minimize', 'with --invariants: do not minimize new buckets')
+    .option('--resume', 'with --invariants: continue the stopped or killed campaign in --out')
     .addOption(modelsOption())
     .action(async (paths, opts) => setCode(await cmdCheck(io, paths, opts)));
   program.command('promote')

@@ -5,6 +5,7 @@ import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BUILTIN_VERSIONS, BUILTIN_PAIRS, defineVersion, definePair, type Version, type Pair } from './svm/versions.js';
 import type { Patch } from './svm/patches.js';
+import { INVARIANTS, selectInvariants } from './svm/invariants.js';
 import { defaultConfig, type SvmConfig } from './svm/config.js';
 
 export class RegistryError extends Error {}
@@ -42,7 +43,7 @@ export class Registry {
 
   version(id: string): Version {
     const v = this.versions.get(id) ?? this.derived(id);
-    if (!v) throw new RegistryError(`unknown version '${id}' (known: ${[...this.versions.keys()].join(', ')}; or VERSION+PATCH-PATCH...)`);
+    if (!v) throw new RegistryError(`unknown version '${id}' (known: ${[...this.versions.keys()].join(', ')}; or VERSION+PATCH-PATCH..., or VERSION!all for a checked version)`);
     return v;
   }
 
@@ -56,6 +57,21 @@ export class Registry {
   private derived(id: string): Version | undefined {
     const hit = this.derivedCache.get(id);
     if (hit) return hit;
+    // A checked version: VERSION!all, or VERSION!id,id (the invariants it checks every step).
+    const bang = id.lastIndexOf('!');
+    if (bang > 0) {
+      const base = this.version(id.slice(0, bang));
+      const list = id.slice(bang + 1);
+      let invariants;
+      try {
+        invariants = list === 'all' ? [...INVARIANTS] : selectInvariants(list.split(','));
+      } catch (err) {
+        throw new RegistryError(`version '${id}': ${(err as Error).message}`);
+      }
+      const v = defineVersion({ ...base, id, description: `${base.id}, checking the invariants ${invariants.map((i) => i.id).join(', ')}`, invariants });
+      this.derivedCache.set(id, v);
+      return v;
+    }
     const patches = new Map<string, Patch>();
     for (const v of this.versions.values()) for (const p of v.patches) patches.set(p.id, p);
     const ids = [...patches.keys()].sort((a, b) => b.length - a.length);

@@ -61,7 +61,7 @@ export function profileTable(base: Version, streams = 3000): Map<string, { calls
     };
   }
   // Functions call each other through their first argument (the table): give them the spy.
-  const model = { version: base, ops: spy as unknown as KvmOps };
+  const model = { version: base, ops: spy as unknown as KvmOps, invariants: null };
   const gen = makeModel(base);
   for (let i = 0; i < streams; i++) {
     const s = generateStream(new Rng(deriveSeed(0x6d75, i)), gen, defaultConfig(), 24);

@@ -187,7 +187,7 @@ export function traceStream(version: Version, stream: Stream, hangMs = 2000, fro
       return result;
     };
   }
-  const model = { version, ops: Object.freeze(wrapped) as unknown as KvmOps };
+  const model = { version, ops: Object.freeze(wrapped) as unknown as KvmOps, invariants: version.invariants?.length ? version.invariants : null };
   const run = (): void => {
     for (let i = 0; i < stream.events.length && i <= to; i++) {
       if (i < from) {

@@ -32,7 +32,7 @@ import { traceStream, firstDifferingStep, STEP_FN } from './calltrace.js';
 import { firstParting, effectSite, type SnapshotDiff } from './walk.js';
 import { runWithTimeout, HangError } from '../engine/watchdog.js';
 
-export type CauseKind = 'change' | 'effect' | 'throw' | 'hang';
+export type CauseKind = 'change' | 'effect' | 'throw' | 'hang' | 'invariant';
 
 export interface Cause {
   id: string;
@@ -69,6 +69,16 @@ export function causeId(kind: CauseKind, fn: string, patches: readonly string[])
     ids.set(text, id);
   }
   return id;
+}
+
+/**
+ * The invariant a checked version's divergence shows (`invariant.<id>`, set on the right
+ * side only), when that is all the divergence is; else null.
+ */
+function brokenInvariant(right: Version, d: Divergence): string | null {
+  if (!right.invariants?.length || d.kind !== 'observable' || !d.fields.length) return null;
+  if (!d.fields.every((f) => f.path.startsWith('invariant.'))) return null;
+  return d.fields[0]!.path.slice('invariant.'.length);
 }
 
 /** Fields named by the observation or latent records, when any differ; else the raw state paths. */
@@ -169,6 +179,19 @@ export class Triage {
 
   private triage(full: Stream, d: Divergence): Cause {
     const { left, right, label } = this;
+    const broken = brokenInvariant(right, d);
+    if (broken) {
+      // A checked version (V vs V!all): the tables are the same, the symptom is the rule
+      // broken; one cause per invariant and shape of what broke it (its message with the
+      // numbers taken out: one WARN site, one kind of frame).
+      const f = d.fields[0]!;
+      const shape = String(f.right).replace(/0x[0-9a-f]+|\d+/g, 'N');
+      return {
+        id: causeId('invariant', `${broken}: ${shape}`, []), kind: 'invariant', function: 'cpu', patches: [], fields: d.fields.map((x) => x.path),
+        values: [], verdict: 'collateral', outOfScope: [], stack: [], step: d.step, origin: null, declared: false,
+        words: `${left.id} breaks the invariant ${broken}: ${String(f.right)}`,
+      };
+    }
     // The two versions part at or before the first differing step: nothing after it can
     // be the cause, so triage runs the prefix that ends there (a latent divergence is
     // keyed at the last step, so it keeps the whole stream).

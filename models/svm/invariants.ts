@@ -5,14 +5,12 @@
 // what two versions do differently; an invariant also finds what every version does
 // wrong.
 //
-// A check returns null, or a message naming what broke the rule. findViolation runs a
-// stream on one version and returns the first violation.
+// A check returns null, or a message naming what broke the rule. violations.ts runs a
+// stream against them; a checked version (`V!all`, versions.ts) checks them every step.
 
 import { INTERCEPT, SVM_EVTINJ_VALID, X86_EFLAGS_TF, bit } from './constants.js';
 import type { SvmEvent } from './events.js';
-import { createState, type VcpuState } from './state.js';
-import { advance, type Model } from './model.js';
-import type { SvmConfig } from './config.js';
+import type { VcpuState } from './state.js';
 
 export interface InvariantSpec {
   readonly id: string;
@@ -90,30 +88,6 @@ export const INVARIANTS: readonly InvariantSpec[] = [
 /** The invariants by id. */
 export const INVARIANT_IDS: readonly string[] = INVARIANTS.map((i) => i.id);
 
-export interface Violation {
-  step: number;
-  event: string;
-  invariant: string;
-  message: string;
-}
-
-/**
- * Runs `events` on `model` from a fresh state and checks the invariants (all, or those
- * named) after every step that ran; returns the first violation, or null.
- */
-export function findViolation(model: Model, config: SvmConfig, events: readonly SvmEvent[], invariants: readonly InvariantSpec[] = INVARIANTS): Violation | null {
-  const v = createState(config);
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i]!;
-    advance(model, v, e);
-    if (v.log.skipped) continue;
-    for (const inv of invariants) {
-      const message = inv.check(v, e);
-      if (message !== null) return { step: i, event: e.kind, invariant: inv.id, message };
-    }
-  }
-  return null;
-}
 
 /** The invariants named in `ids` (comma-separated ids), or an error naming the unknown one. */
 export function selectInvariants(ids: readonly string[]): InvariantSpec[] {

@@ -7,14 +7,17 @@ import { buildOps, type Version } from './versions.js';
 import type { SvmConfig } from './config.js';
 import type { KvmOps } from './kvm/ops.js';
 import type { VcpuEvents } from './kvm/x86.js';
+import type { InvariantSpec } from './invariants.js';
 
 export interface Model {
   readonly version: Version;
   readonly ops: KvmOps;
+  /** The invariants checked after every step (a checked version), or null. */
+  readonly invariants: readonly InvariantSpec[] | null;
 }
 
 export function makeModel(version: Version): Model {
-  return { version, ops: buildOps(version) };
+  return { version, ops: buildOps(version), invariants: version.invariants?.length ? version.invariants : null };
 }
 
 /** Clears what one step shows (the step log, the VMRUN count) before the step runs. */
@@ -27,6 +30,7 @@ export function beginStep(v: VcpuState): void {
   if (log.warns.length) log.warns.length = 0;
   log.userspaceExit = '';
   if (log.ioctl) log.ioctl = '';
+  if (log.violation) log.violation = log.violationMessage = '';
   if (log.nested !== null) log.nested = null;
   v.hw.entries = 0;
 }
@@ -57,6 +61,17 @@ export function advance(model: Model, v: VcpuState, e: SvmEvent): void {
   log.read = null;
   const spec = ALPHABET[e.kind] as unknown as { apply: (k: KvmOps, v: VcpuState, e: SvmEvent) => VcpuEvents | void };
   log.read = spec.apply(model.ops, v, e) ?? null;
+  const invariants = model.invariants;
+  if (invariants) {
+    for (let i = 0; i < invariants.length; i++) {
+      const message = invariants[i]!.check(v, e);
+      if (message !== null) {
+        log.violation = invariants[i]!.id;
+        log.violationMessage = message;
+        break;
+      }
+    }
+  }
 }
 
 /** Runs a whole stream from a fresh state; returns every observation and the final latent record. */

@@ -10,6 +10,7 @@
 
 import { exitName, V_IRQ_MASK, V_NMI_BLOCKING_MASK, V_NMI_PENDING_MASK, V_NMI_ENABLE_MASK, V_GIF_MASK, INTERCEPT, bit } from './constants.js';
 import { sameArray, type VcpuState, type Vmcb, type GuestCpu } from './state.js';
+import { INVARIANT_IDS } from './invariants.js';
 import type { VcpuEvents } from './kvm/x86.js';
 
 export type Primitive = number | boolean | string | null;
@@ -66,7 +67,11 @@ export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
   'events.triple_fault': 'KVM_GET_VCPU_EVENTS triple_fault.pending (null without KVM_CAP_X86_TRIPLE_FAULT_EVENT)',
   'events.latched_init': 'KVM_GET_VCPU_EVENTS smi.latched_init (an INIT is pending)',
   nested_state: "KVM_GET_NESTED_STATE flags at a nested_state step (guest_mode|run_pending|gif; '' none), null otherwise",
+  ...Object.fromEntries(INVARIANT_IDS.map((id) => [`invariant.${id}`, `a checked version (V!all): what broke the invariant ${id} in this step, else null`])),
 };
+
+/** The observation key of each invariant (a checked version shows its violations there). */
+const INVARIANT_KEYS = INVARIANT_IDS.map((id) => `invariant.${id}`);
 
 /** The observation's keys in order (OBSERVATION_FIELDS lists the same ones). */
 export const OBSERVATION_KEYS: readonly string[] = Object.keys(OBSERVATION_FIELDS);
@@ -108,7 +113,15 @@ export function observe(v: VcpuState, skipped: boolean, events: VcpuEvents | nul
     'events.triple_fault': events ? events.tripleFault : null,
     'events.latched_init': events ? events.latchedInit : null,
     nested_state: log.nested,
+    ...invariantFields(log.violation, log.violationMessage),
   };
+}
+
+/** The invariant.* fields: the broken invariant's message, null for the others. */
+function invariantFields(violation: string, message: string): Observation {
+  const o: Observation = {};
+  for (let i = 0; i < INVARIANT_KEYS.length; i++) o[INVARIANT_KEYS[i]!] = INVARIANT_IDS[i] === violation ? message : null;
+  return o;
 }
 
 /** KVM_GET_VCPU_EVENTS' exception as one text (see OBSERVATION_FIELDS). */
@@ -130,7 +143,8 @@ function exceptionText(e: VcpuEvents): string {
 export function sameObservation(a: VcpuState, b: VcpuState): boolean {
   const la = a.log;
   const lb = b.log;
-  if (la.skipped !== lb.skipped || la.userspaceExit !== lb.userspaceExit || la.ioctl !== lb.ioctl || la.nested !== lb.nested) return false;
+  if (la.skipped !== lb.skipped || la.userspaceExit !== lb.userspaceExit || la.ioctl !== lb.ioctl || la.nested !== lb.nested
+    || la.violation !== lb.violation || la.violationMessage !== lb.violationMessage) return false;
   if (!sameArray(la.exits, lb.exits) || !sameArray(la.reflected, lb.reflected) || !sameArray(la.delivered, lb.delivered) || !sameArray(la.warns, lb.warns)) return false;
   if ((a.phase === 'host') !== (b.phase === 'host') || a.guestMode !== b.guestMode || a.mpState !== b.mpState) return false;
   const sa = a.stat;

@@ -103,6 +103,9 @@ export interface StepLog {
   ioctl: string;
   /** The KVM_GET_NESTED_STATE flags a nested_state event read ('guest_mode|run_pending|gif'), or null. */
   nested: string | null;
+  /** A checked version (models/svm/invariants.ts): the invariant this step broke, '' if none, and what broke it. */
+  violation: string;
+  violationMessage: string;
 }
 
 export interface Stat {
@@ -208,7 +211,7 @@ export function emptyVmcb(): Vmcb {
 }
 
 const newGuest = (): GuestCpu => ({ frames: [], nmis: 0, irqs: 0, exceptions: 0, softRip: -1, softLen: 0 });
-export const newStepLog = (): StepLog => ({ exits: [], reflected: [], delivered: [], warns: [], userspaceExit: '', skipped: false, read: null, ioctl: '', nested: null });
+export const newStepLog = (): StepLog => ({ exits: [], reflected: [], delivered: [], warns: [], userspaceExit: '', skipped: false, read: null, ioctl: '', nested: null, violation: '', violationMessage: '' });
 
 /** DR6 at reset and after a #DB handler has seen it: the active-low bits set (DR6_ACTIVE_LOW). */
 export const DR6_ACTIVE_LOW = 0xffff0ff0;

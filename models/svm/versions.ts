@@ -4,6 +4,7 @@
 // knowingly does not model (docs/upstream-history.md has the whole history, v6.4..v6.15).
 // The base table is v6.4..v6.7 behaviour on the modelled paths.
 
+import type { InvariantSpec } from './invariants.js';
 import { BASE_OPS } from './kvm/base.js';
 import type { KvmOps } from './kvm/ops.js';
 import { PATCH_72046d0a, PATCH_6231c9e1, PATCH_b4bd5564, PATCH_1876dd69, PATCH_be45bc4e, type Patch } from './patches.js';
@@ -25,6 +26,12 @@ export interface Version {
   readonly patches: readonly Patch[];
   /** Upstream changes this version knowingly does not model (see docs/upstream-history.md). */
   readonly differs?: readonly KnownDifference[];
+  /**
+   * Invariants this version checks after every step (a checked version, `V!all`): a
+   * violation shows in the observation field `invariant.<id>`, so fuzzing V against V!all
+   * finds V's violations as divergences.
+   */
+  readonly invariants?: readonly InvariantSpec[];
 }
 
 export interface Pair {
