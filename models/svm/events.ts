@@ -206,7 +206,12 @@ export const ALPHABET = {
     doc: 'KVM_SET_VCPU_EVENTS: exception, interrupt, NMI, shadow and triple-fault state; a field left at keep/as_read is written back as KVM_GET_VCPU_EVENTS read it (a GET/modify/SET round trip)',
     where: 'host',
     fields: SET_VCPU_EVENTS_FIELDS,
-    apply: (k, v, e) => k.kvm_vcpu_ioctl_x86_set_vcpu_events(k, v, setVcpuEventsArgs(k, v, e)),
+    apply: (k, v, e) => {
+      const args = setVcpuEventsArgs(k, v, e);
+      k.kvm_vcpu_ioctl_x86_set_vcpu_events(k, v, args);
+      // The oracle's count (no-unasked-db): userspace set a #DB (counted even if refused).
+      if ((args.exception.pending || args.exception.injected) && args.exception.nr === DB_VECTOR) v.hw.dbAsked++;
+    },
   }),
   init: ev({
     doc: "another vCPU's INIT IPI (__apic_accept_irq, APIC_DM_INIT): INIT pending; KVM accepts it at the next event check (nested #VMEXIT(INIT) if L1 intercepts it, latched while GIF=0, else an INIT reset)",
@@ -265,7 +270,10 @@ export const ALPHABET = {
     doc: 'the guest raises an exception (#VMEXIT if intercepted, else delivered in the guest)',
     where: 'guest',
     fields: { vector: { type: 'enum', values: VECTORS, default: 'GP', doc: 'exception vector' } },
-    apply: (k, v, e) => guest_execute(k, v, (k2, v2) => async.exception(k2, v2, VECTOR_NUM[e.vector])),
+    apply: (k, v, e) => guest_execute(k, v, (k2, v2) => {
+      if (e.vector === 'DB') v2.hw.dbAsked++; // the oracle's count (no-unasked-db): the guest's own #DB
+      async.exception(k2, v2, VECTOR_NUM[e.vector]);
+    }),
   }),
   npf: ev({
     doc: "a guest access misses in L0's nested page tables (l0) or, in L2, in L1's (l1)",
@@ -331,7 +339,10 @@ export const ALPHABET = {
       switch (e.cause) {
         case 'npf_l0': return hw_delivery_fault(k, v, SVM_EXIT_NPF, NPF_IN_L0_TABLES);
         case 'npf_l1': return hw_delivery_fault(k, v, SVM_EXIT_NPF, NPF_IN_L1_TABLES);
-        case 'exception': return hw_delivery_fault(k, v, SVM_EXIT_EXCP_BASE + EXCEPTION_NR[e.vector], 0);
+        case 'exception':
+          // The oracle's count (no-unasked-db): a #DB the vectoring raises is the guest's (its breakpoints).
+          if (e.vector === 'DB') v.hw.dbAsked++;
+          return hw_delivery_fault(k, v, SVM_EXIT_EXCP_BASE + EXCEPTION_NR[e.vector], 0);
         case 'task_switch': return hw_delivery_fault(k, v, SVM_EXIT_TASK_SWITCH, 0);
         case 'shutdown': return hw_delivery_fault(k, v, SVM_EXIT_SHUTDOWN, 0);
       }

@@ -286,7 +286,10 @@ export function guest_take_event(v: VcpuState, info: number, fault = false): voi
   vmcb.rflags &= ~(X86_EFLAGS_IF | X86_EFLAGS_TF | X86_EFLAGS_RF);
   vmcb.rip = 0x8000 + vector * 0x10;
   if (type === 'NMI') g.nmis++;
-  else if (type === 'EXCP') g.exceptions++;
+  else if (type === 'EXCP') {
+    g.exceptions++;
+    if (vector === DB_VECTOR) v.hw.dbTaken++; // the oracle's count (no-unasked-db)
+  }
   else g.irqs++;
   const soft = t === SVM_EVTINJ_TYPE_SOFT ? 'SOFT' : type;
   v.log.delivered.push(`${level(v)}:${soft}${type === 'NMI' ? '' : `:0x${vector.toString(16)}`}`);

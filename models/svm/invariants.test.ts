@@ -67,6 +67,21 @@ describe('invariants', () => {
       .toMatchObject({ invariant: 'no-kvm-tf-visible', message: expect.stringMatching(/^vmcb12\.rflags = 0x[0-9a-f]+ carries TF$/) });
   });
 
+  it("no-unasked-db: the guest's own #DB is asked for; a #DB KVM queues for L1 after a nested #VMEXIT while its NMI single-step is armed is not", () => {
+    const own = parseStream('config\nrun\nfault vector=DB\n');
+    expect(findViolation(on('v6.14'), own.config, own.events, only('no-unasked-db'))).toBeNull();
+    // Userspace leaves NMIs masked with two pending; the nested #VMEXIT restores L1's RFLAGS
+    // through kvm_set_rflags, which keeps KVM's TF, and nested_svm_vmexit then queues a #DB
+    // for L1 ("L1 was single-stepping VMRUN").
+    const kvms = parseStream([
+      'config',
+      'set_vcpu_events nmi_pending=2 nmi_masked=1 exception=pending exception_nr=NP payload_flag=1 interrupt=injected triple_fault=0 latched_init=0',
+      'run', 'vmrun intercepts=intr|iret|hlt|shutdown|init exceptions=UD|GP|BP int_prio=0x1 int_state=3', 'fault', 'into', '',
+    ].join('\n'));
+    expect(findViolation(on('v6.14'), kvms.config, kvms.events, only('no-unasked-db')))
+      .toMatchObject({ step: 4, event: 'into', message: 'the guest took #DB number 1, but only 0 were asked for' });
+  });
+
   it('vmcb02-covers-vmcb12: a recalc_intercepts that forgets vmcb12 breaks it at the VMRUN; v6.14 keeps it', () => {
     // IRET: vmcb01 does not intercept it (KVM sets it only while NMIs are masked).
     const s = parseStream('config\nrun\nvmrun intercepts=nmi|intr|iret\n');

@@ -68,6 +68,12 @@ export const INVARIANTS: readonly InvariantSpec[] = [
     },
   },
   {
+    id: 'no-unasked-db',
+    doc: 'a guest takes a #DB only when it or userspace asked for one (the guest raised it, or KVM_SET_VCPU_EVENTS set it): no event of the alphabet sets TF, so any other #DB comes from KVM',
+    source: 'kvm_vcpu_do_singlestep, db_interception and nested_svm_vmexit (x86.c, svm.c, nested.c): KVM queues a #DB for the guest only for a single-step the guest asked for',
+    check: (v) => (v.hw.dbTaken > v.hw.dbAsked ? `the guest took #DB number ${v.hw.dbTaken}, but only ${v.hw.dbAsked} were asked for` : null),
+  },
+  {
     id: 'vmcb02-covers-vmcb12',
     doc: "while L2 runs, vmcb02 intercepts everything vmcb12 intercepts (instructions, events and exceptions), so L1 sees every exit it asked for",
     source: 'recalc_intercepts (nested.c): vmcb02 = vmcb01 | vmcb12',

@@ -78,6 +78,13 @@ export interface HardwareState {
    * is entered again). Invariants read it; the model's KVM never does.
    */
   leakedShadow: boolean;
+  /**
+   * Oracle records, not CPU state: #DBs a guest or userspace asked for (the guest raised one,
+   * its event delivery raised one, or KVM_SET_VCPU_EVENTS set one), and #DBs a guest took. No event of the alphabet sets
+   * TF, so a #DB beyond those is one nobody asked for. The model's KVM never reads them.
+   */
+  dbAsked: number;
+  dbTaken: number;
   /** Host GIF (CLGI/STGI around VMRUN; cleared by every #VMEXIT). */
   hostGif: boolean;
   /** A physical interrupt (self-IPI, kick) is pending: #VMEXIT(INTR) at the next boundary. */
@@ -258,7 +265,7 @@ export function createState(cfg: SvmConfig = defaultConfig()): VcpuState {
     phase: 'host',
     mpState: 'RUNNABLE',
     hw: {
-      delivering: 'none', deliveryAtVmrun: false, deliveryShadow: false, vmrunInStiShadow: false, leakedShadow: false,
+      delivering: 'none', deliveryAtVmrun: false, deliveryShadow: false, vmrunInStiShadow: false, leakedShadow: false, dbAsked: 0, dbTaken: 0,
       hostGif: true, physIntrPending: false, retry: null, entries: 0, softEvent: 0, softNextRip: 0,
     },
     vmcb01: init_vmcb01(cfg),
@@ -376,7 +383,7 @@ export function copyState(d: VcpuState, s: VcpuState): void {
   const dh = d.hw;
   const sh = s.hw;
   dh.delivering = sh.delivering; dh.deliveryAtVmrun = sh.deliveryAtVmrun; dh.deliveryShadow = sh.deliveryShadow;
-  dh.vmrunInStiShadow = sh.vmrunInStiShadow; dh.leakedShadow = sh.leakedShadow; dh.hostGif = sh.hostGif; dh.physIntrPending = sh.physIntrPending;
+  dh.vmrunInStiShadow = sh.vmrunInStiShadow; dh.leakedShadow = sh.leakedShadow; dh.dbAsked = sh.dbAsked; dh.dbTaken = sh.dbTaken; dh.hostGif = sh.hostGif; dh.physIntrPending = sh.physIntrPending;
   dh.retry = sh.retry; dh.entries = sh.entries; dh.softEvent = sh.softEvent; dh.softNextRip = sh.softNextRip;
   copyVmcb(d.vmcb01, s.vmcb01);
   copyVmcb(d.vmcb02, s.vmcb02);
@@ -459,7 +466,7 @@ export function sameState(a: VcpuState, b: VcpuState): boolean {
   const ah = a.hw;
   const bh = b.hw;
   return ah.delivering === bh.delivering && ah.deliveryAtVmrun === bh.deliveryAtVmrun && ah.deliveryShadow === bh.deliveryShadow
-    && ah.vmrunInStiShadow === bh.vmrunInStiShadow && ah.leakedShadow === bh.leakedShadow && ah.hostGif === bh.hostGif && ah.physIntrPending === bh.physIntrPending
+    && ah.vmrunInStiShadow === bh.vmrunInStiShadow && ah.leakedShadow === bh.leakedShadow && ah.dbAsked === bh.dbAsked && ah.dbTaken === bh.dbTaken && ah.hostGif === bh.hostGif && ah.physIntrPending === bh.physIntrPending
     && ah.retry === bh.retry && ah.entries === bh.entries && ah.softEvent === bh.softEvent && ah.softNextRip === bh.softNextRip
     && a.requests === b.requests && sameApartFromHardware(a, b);
 }
