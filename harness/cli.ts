@@ -17,7 +17,6 @@ import { Registry, RegistryError, loadRegistry } from '../models/registry.js';
 import { EVENT_KINDS, specOf } from '../models/svm/events.js';
 import { KNOBS, KNOB_NAMES } from '../models/svm/config.js';
 import { OBSERVATION_FIELDS } from '../models/svm/observe.js';
-import { INVARIANTS } from '../models/svm/invariants.js';
 import { parseStream, printStream, formatConfig, formatEvent, StreamParseError, safeText, type Stream } from './text/text.js';
 import { runPair, runSingle } from './engine/execute.js';
 import { readEntryFile, writeEntryFile, EntryError } from './store/codec.js';
@@ -123,7 +122,7 @@ async function cmdList(io: Io, opts: { json?: boolean; models?: string[] }): Pro
   });
   const knobs = KNOB_NAMES.map((name) => ({ name, ...KNOBS[name], reference: `docs/model.md#${name.toLowerCase()}` }));
   if (opts.json) {
-    const invariants = INVARIANTS.map((i) => ({ id: i.id, doc: i.doc, source: i.source }));
+    const invariants = reg.invariants.map((i) => ({ id: i.id, doc: i.doc, source: i.source, file: i.file ?? null }));
     io.out(JSON.stringify({ versions, pairs, alphabet, knobs, observations: OBSERVATION_FIELDS, invariants }, null, 2));
     return EXIT.OK;
   }
@@ -146,8 +145,8 @@ async function cmdList(io: Io, opts: { json?: boolean; models?: string[] }): Pro
   }
   lines.push('config knobs (each explained in docs/model.md#<knob name in lower case>; INFER/UNSURE ones are modelling decisions):');
   for (const k of knobs) lines.push(`  ${k.name.padEnd(27)} default ${String(k.default).padEnd(9)} [${k.tag}] ${k.doc}${k.tag === 'param' ? '' : ` (docs/model.md#${k.name.toLowerCase()})`}`);
-  lines.push('invariants (rules every version must keep; models/svm/invariants.ts):');
-  for (const i of INVARIANTS) lines.push(`  ${i.id.padEnd(27)} ${i.doc}\n${' '.repeat(30)}source: ${i.source}`);
+  lines.push("invariants (rules every version must keep; models/svm/invariants.ts, and a model file's `invariants`):");
+  for (const i of reg.invariants) lines.push(`  ${i.id.padEnd(27)} ${i.doc}\n${' '.repeat(30)}source: ${i.source}${i.file ? ` (from ${i.file})` : ''}`);
   io.out(lines.join('\n'));
   return EXIT.OK;
 }

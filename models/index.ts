@@ -20,3 +20,4 @@ export { observe, latent, architectural, diffRecords, OBSERVATION_FIELDS, type O
 export * as constants from './svm/constants.js';
 export * as hardware from './svm/hardware.js';
 export { Registry, RegistryError, type Selection } from './registry.js';
+export { INVARIANTS, defineInvariant, type InvariantSpec } from './svm/invariants.js';

@@ -5,7 +5,7 @@ import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BUILTIN_VERSIONS, BUILTIN_PAIRS, defineVersion, definePair, type Version, type Pair } from './svm/versions.js';
 import type { Patch } from './svm/patches.js';
-import { INVARIANTS, selectInvariants } from './svm/invariants.js';
+import { INVARIANTS, defineInvariant, selectInvariants, type InvariantSpec } from './svm/invariants.js';
 import { defaultConfig, type SvmConfig } from './svm/config.js';
 
 export class RegistryError extends Error {}
@@ -21,6 +21,8 @@ export interface Selection {
 export class Registry {
   readonly versions = new Map<string, Version>();
   readonly pairs = new Map<string, Pair>();
+  /** The invariants a checked version can check: the built-ins, then those of model files. */
+  readonly invariants: InvariantSpec[] = [...INVARIANTS];
 
   constructor(builtins = true) {
     if (builtins) {
@@ -64,7 +66,7 @@ export class Registry {
       const list = id.slice(bang + 1);
       let invariants;
       try {
-        invariants = list === 'all' ? [...INVARIANTS] : selectInvariants(list.split(','));
+        invariants = list === 'all' ? [...this.invariants] : selectInvariants(list.split(','), this.invariants);
       } catch (err) {
         throw new RegistryError(`version '${id}': ${(err as Error).message}`);
       }
@@ -99,6 +101,13 @@ export class Registry {
     return undefined;
   }
 
+  addInvariant(i: InvariantSpec): void {
+    const inv = defineInvariant(i);
+    const other = this.invariants.find((x) => x.id === inv.id);
+    if (other) throw new RegistryError(`invariant '${inv.id}' is defined twice${other.file ? ` (first in ${other.file})` : ''}`);
+    this.invariants.push(inv);
+  }
+
   pair(id: string): Pair {
     const p = this.pairs.get(id);
     if (!p) throw new RegistryError(`unknown pair '${id}' (known: ${[...this.pairs.keys()].join(', ')})`);
@@ -106,11 +115,11 @@ export class Registry {
   }
 
   /**
-   * Adds the versions and pairs of a user's model file: an ES module that imports the
-   * model API from 'svmfuzz/models' and exports `versions` and/or `pairs` (arrays), or a
-   * default export with those fields.
+   * Adds the versions, pairs and invariants of a user's model file: an ES module that
+   * imports the model API from 'svmfuzz/models' and exports `versions`, `pairs` and/or
+   * `invariants` (arrays), or a default export with those fields.
    */
-  async loadModelsFile(file: string): Promise<{ versions: string[]; pairs: string[] }> {
+  async loadModelsFile(file: string): Promise<{ versions: string[]; pairs: string[]; invariants: string[] }> {
     enableSelfResolution();
     let mod: Record<string, unknown>;
     try {
@@ -118,13 +127,19 @@ export class Registry {
     } catch (err) {
       throw new RegistryError(`${file}: cannot load the model file: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const def = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as { versions?: unknown; pairs?: unknown };
+    const def = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as { versions?: unknown; pairs?: unknown; invariants?: unknown };
     const versions = def.versions ?? [];
     const pairs = def.pairs ?? [];
-    if (!Array.isArray(versions) || !Array.isArray(pairs)) throw new RegistryError(`${file}: 'versions' and 'pairs' must be arrays`);
-    if (!versions.length && !pairs.length) throw new RegistryError(`${file}: exports no versions and no pairs`);
-    const added = { versions: [] as string[], pairs: [] as string[] };
+    const invariants = def.invariants ?? [];
+    if (!Array.isArray(versions) || !Array.isArray(pairs) || !Array.isArray(invariants)) throw new RegistryError(`${file}: 'versions', 'pairs' and 'invariants' must be arrays`);
+    if (!versions.length && !pairs.length && !invariants.length) throw new RegistryError(`${file}: exports no versions, no pairs and no invariants`);
+    const added = { versions: [] as string[], pairs: [] as string[], invariants: [] as string[] };
     try {
+      for (const i of invariants) {
+        const spec = (i && typeof i === 'object' ? { ...(i as InvariantSpec), file } : i) as InvariantSpec;
+        this.addInvariant(spec);
+        added.invariants.push(spec.id);
+      }
       for (const v of versions) {
         const ver = defineVersion(v as Version);
         this.addVersion(ver);

@@ -12,7 +12,7 @@
 //     `state.requests`): the parts of KVM and of the CPU that no record names.
 // Lists are one value each (their JSON), so a path never carries an index.
 
-import { beginStep, makeModel, step } from '../../models/svm/model.js';
+import { advance, beginStep, makeModel, step } from '../../models/svm/model.js';
 import { createState, type VcpuState } from '../../models/svm/state.js';
 import { observe, LATENT, OBSERVATION_KEYS, type Primitive } from '../../models/svm/observe.js';
 import type { KvmOps } from '../../models/svm/kvm/ops.js';
@@ -224,4 +224,61 @@ function eventsView(obs: Record<string, Primitive>): Record<string, Primitive> |
   const out: Record<string, Primitive> = {};
   for (const key in obs) if (key.startsWith('events.')) out[key] = obs[key]!;
   return out;
+}
+
+/**
+ * Where inside step `at` a stream breaks an invariant for good: the stream runs plainly up
+ * to that step, then that step runs with every table function wrapped so that the
+ * invariant's check is evaluated on the live state at each call and each return. Where it
+ * last turns from holding to failing, the code that ran since the previous evaluation ran
+ * in one function: the caller of the function being entered, or the function returning.
+ * That function is the answer, with the table functions open then, outermost first; code
+ * outside every table function (the step's own, the CPU model's) gives `cpu`. The check
+ * runs on states in the middle of a step here; one that throws there counts as holding.
+ */
+export function invariantSite(version: Version, stream: Stream, at: number, check: (v: VcpuState, e: Stream['events'][number]) => string | null, hangMs = 2000): { fn: string; stack: string[] } {
+  const base = makeModel(version);
+  const v = createState(stream.config);
+  const event = stream.events[at]!;
+  const open: string[] = [];
+  const outside = { fn: STEP_FN, stack: [] as string[] };
+  let site = outside;
+  let ok = true; // the rule held after the step before (the violation is the stream's first)
+  const holds = (): boolean => {
+    try {
+      return check(v, event) === null;
+    } catch {
+      return true;
+    }
+  };
+  const look = (): void => {
+    const now = holds();
+    if (ok && !now) site = open.length ? { fn: open[open.length - 1]!, stack: [...open] } : outside;
+    ok = now;
+  };
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(base.ops)) {
+    const original = fn as (k: KvmOps, v: VcpuState, ...args: unknown[]) => unknown;
+    wrapped[name] = (k: KvmOps, x: VcpuState, ...args: unknown[]): unknown => {
+      look(); // what ran since the last look ran in the caller
+      open.push(name);
+      try {
+        return original(k, x, ...args);
+      } finally {
+        look(); // ... and here in this function
+        open.pop();
+      }
+    };
+  }
+  const model = { version, ops: Object.freeze(wrapped) as unknown as KvmOps, invariants: null };
+  try {
+    runWithTimeout(() => {
+      for (let i = 0; i < at; i++) advance(base, v, stream.events[i]!);
+      advance(model, v, event);
+      look();
+    }, hangMs);
+  } catch {
+    return outside;
+  }
+  return ok ? outside : site;
 }

@@ -28,7 +28,7 @@ import type { Divergence } from '../engine/execute.js';
 import { signatureOf, signatureBody, abstractError } from '../engine/signature.js';
 import type { Stream } from '../text/text.js';
 import { attribute, applyPatches, patchDiff } from './attribute.js';
-import { traceStream, firstDifferingStep, STEP_FN } from './calltrace.js';
+import { traceStream, firstDifferingStep, invariantSite, STEP_FN } from './calltrace.js';
 import { firstParting, effectSite, type SnapshotDiff } from './walk.js';
 import { runWithTimeout, HangError } from '../engine/watchdog.js';
 
@@ -78,7 +78,10 @@ export function causeId(kind: CauseKind, fn: string, patches: readonly string[])
 function brokenInvariant(right: Version, d: Divergence): string | null {
   if (!right.invariants?.length || d.kind !== 'observable' || !d.fields.length) return null;
   if (!d.fields.every((f) => f.path.startsWith('invariant.'))) return null;
-  return d.fields[0]!.path.slice('invariant.'.length);
+  const f = d.fields[0]!;
+  // A user's invariant: `invariant.user` holds 'id: message'.
+  if (f.path === 'invariant.user') return String(f.right).split(':')[0]!;
+  return f.path.slice('invariant.'.length);
 }
 
 /** Fields named by the observation or latent records, when any differ; else the raw state paths. */
@@ -185,11 +188,16 @@ export class Triage {
       // broken; one cause per invariant and shape of what broke it (its message with the
       // numbers taken out: one WARN site, one kind of frame).
       const f = d.fields[0]!;
-      const shape = String(f.right).replace(/0x[0-9a-f]+|\d+/g, 'N');
+      const message = f.path === 'invariant.user' ? String(f.right).slice(broken.length + 2) : String(f.right);
+      const shape = message.replace(/0x[0-9a-f]+|\d+/g, 'N');
+      // The kernel function after whose return the state breaks the rule for good (the
+      // check evaluated at every table function's return in the violating step).
+      const inv = right.invariants!.find((i) => i.id === broken);
+      const site = inv ? invariantSite(left, full, d.step, inv.check, this.hangMs) : { fn: STEP_FN, stack: [] };
       return {
-        id: causeId('invariant', `${broken}: ${shape}`, []), kind: 'invariant', function: 'cpu', patches: [], fields: d.fields.map((x) => x.path),
-        values: [], verdict: 'collateral', outOfScope: [], stack: [], step: d.step, origin: null, declared: false,
-        words: `${left.id} breaks the invariant ${broken}: ${String(f.right)}`,
+        id: causeId('invariant', `${broken}: ${shape} @ ${site.fn}`, []), kind: 'invariant', function: site.fn, patches: [], fields: d.fields.map((x) => x.path),
+        values: [], verdict: 'collateral', outOfScope: [], stack: site.stack, step: d.step, origin: null, declared: false,
+        words: `${left.id} breaks the invariant ${broken}${site.fn === STEP_FN ? '' : ` in ${site.fn}`}: ${message}`,
       };
     }
     // The two versions part at or before the first differing step: nothing after it can

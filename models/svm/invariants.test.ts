@@ -67,6 +67,21 @@ describe('invariants', () => {
       .toMatchObject({ invariant: 'no-kvm-tf-visible', message: expect.stringMatching(/^vmcb12\.rflags = 0x[0-9a-f]+ carries TF$/) });
   });
 
+  it("a task switch KVM emulates saves the flags kvm_get_rflags reports: KVM's NMI single-step TF stays out of the old task's state", () => {
+    // L1 in an interrupt shadow with an NMI pending: KVM single-steps it for the NMI window;
+    // the INTn's delivery goes through a task gate (#VMEXIT(TASK_SWITCH), kvm_task_switch).
+    const s = parseStream('config vgif=0\nnmi\nset_vcpu_events shadow=1\nrun\nintn\ndelivery_fault cause=task_switch\niret\n');
+    expect(findViolation(on('v6.14'), s.config, s.events, selectInvariants(['no-kvm-tf-visible', 'no-unasked-db']))).toBeNull();
+    // A task switch that saved the raw RFLAGS (the model before this was read in x86.c) is caught.
+    const raw = definePatch({
+      id: 'test-task-switch-raw', subject: 'test: kvm_get_rflags returns the raw RFLAGS', upstream: '-', scope: [],
+      replaces: { kvm_get_rflags: (k, v) => cur(v).rflags },
+    });
+    const version = defineVersion({ id: 'v6.14-raw-task-switch', description: '', patches: [...reg.version('v6.14').patches, raw] });
+    expect(findViolation(makeModel(version), s.config, s.events, only('no-kvm-tf-visible')))
+      .toMatchObject({ step: 4, message: expect.stringMatching(/^L1 pushed RFLAGS 0x[0-9a-f]+ with TF \(a INTR frame\)$/) });
+  });
+
   it("no-unasked-db: the guest's own #DB is asked for; a #DB KVM queues for L1 after a nested #VMEXIT while its NMI single-step is armed is not", () => {
     const own = parseStream('config\nrun\nfault vector=DB\n');
     expect(findViolation(on('v6.14'), own.config, own.events, only('no-unasked-db'))).toBeNull();

@@ -19,6 +19,8 @@ export interface InvariantSpec {
   readonly source: string;
   /** After each step that ran (not skipped): null, or what broke the rule. */
   readonly check: (v: VcpuState, e: SvmEvent) => string | null;
+  /** The model file that defined it (a user's invariant); absent for the built-in ones. */
+  readonly file?: string;
 }
 
 /** WARN sites that are the model's own guards, not the kernel's. */
@@ -95,11 +97,32 @@ export const INVARIANTS: readonly InvariantSpec[] = [
 export const INVARIANT_IDS: readonly string[] = INVARIANTS.map((i) => i.id);
 
 
-/** The invariants named in `ids` (comma-separated ids), or an error naming the unknown one. */
-export function selectInvariants(ids: readonly string[]): InvariantSpec[] {
+/** The invariants named in `ids`, from `known` (the built-ins by default), or an error naming the unknown one. */
+export function selectInvariants(ids: readonly string[], known: readonly InvariantSpec[] = INVARIANTS): InvariantSpec[] {
   return ids.map((id) => {
-    const inv = INVARIANTS.find((i) => i.id === id);
-    if (!inv) throw new Error(`unknown invariant '${id}' (known: ${INVARIANT_IDS.join(', ')})`);
+    const inv = known.find((i) => i.id === id);
+    if (!inv) throw new Error(`unknown invariant '${id}' (known: ${known.map((i) => i.id).join(', ')})`);
     return inv;
   });
+}
+
+const INVARIANT_ID = /^[a-z][a-z0-9-]{0,47}$/;
+
+/**
+ * A user's invariant, checked: an id of lower-case letters, digits and '-' (at most 48,
+ * not a built-in one: it names a cause and a directory), a doc line, its source, and a
+ * check function (state after the step, the event) returning null or what broke the rule.
+ * A model file exports these as `invariants`; `V!all` then checks them with the built-ins,
+ * and a violation shows in the observation field `invariant.user` as `id: message`.
+ */
+export function defineInvariant(spec: InvariantSpec): InvariantSpec {
+  const s = spec as Partial<InvariantSpec> | null;
+  if (!s || typeof s !== 'object') throw new Error(`an invariant must be an object with id, doc, source and check (got ${s === null ? 'null' : typeof s})`);
+  if (typeof s.id !== 'string' || !INVARIANT_ID.test(s.id)) throw new Error(`invariant id ${JSON.stringify(s.id)}: use lower-case letters, digits and '-', starting with a letter, at most 48`);
+  if (INVARIANT_IDS.includes(s.id)) throw new Error(`invariant '${s.id}' is a built-in one: choose another id`);
+  for (const k of ['doc', 'source'] as const) {
+    if (typeof s[k] !== 'string' || !s[k]!.trim()) throw new Error(`invariant '${s.id}': '${k}' must be a non-empty string`);
+  }
+  if (typeof s.check !== 'function') throw new Error(`invariant '${s.id}': 'check' must be a function (state, event) => string | null`);
+  return Object.freeze({ id: s.id, doc: s.doc!, source: s.source!, check: s.check, ...(s.file ? { file: s.file } : {}) });
 }

@@ -68,6 +68,7 @@ export const OBSERVATION_FIELDS: Readonly<Record<string, string>> = {
   'events.latched_init': 'KVM_GET_VCPU_EVENTS smi.latched_init (an INIT is pending)',
   nested_state: "KVM_GET_NESTED_STATE flags at a nested_state step (guest_mode|run_pending|gif; '' none), null otherwise",
   ...Object.fromEntries(INVARIANT_IDS.map((id) => [`invariant.${id}`, `a checked version (V!all): what broke the invariant ${id} in this step, else null`])),
+  'invariant.user': "a checked version: what broke an invariant of a user's model file in this step ('id: message'), else null",
 };
 
 /** The observation key of each invariant (a checked version shows its violations there). */
@@ -120,7 +121,13 @@ export function observe(v: VcpuState, skipped: boolean, events: VcpuEvents | nul
 /** The invariant.* fields: the broken invariant's message, null for the others. */
 function invariantFields(violation: string, message: string): Observation {
   const o: Observation = {};
-  for (let i = 0; i < INVARIANT_KEYS.length; i++) o[INVARIANT_KEYS[i]!] = INVARIANT_IDS[i] === violation ? message : null;
+  let builtin = false;
+  for (let i = 0; i < INVARIANT_KEYS.length; i++) {
+    const hit = INVARIANT_IDS[i] === violation;
+    o[INVARIANT_KEYS[i]!] = hit ? message : null;
+    builtin ||= hit;
+  }
+  o['invariant.user'] = violation && !builtin ? `${violation}: ${message}` : null;
   return o;
 }
 

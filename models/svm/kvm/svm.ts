@@ -509,7 +509,14 @@ export const svm = {
     v.svmNextRip = cur(v).nextRip; // exit_info_2: the next RIP, whatever nrips says
     return k.kvm_fast_pio(k, v);
   },
-  /** task_switch_interception: the interrupted event is delivered through the task gate. */
+  /**
+   * task_switch_interception: the interrupted event is delivered through the task gate by
+   * kvm_task_switch (x86.c), which emulates the switch: the emulator starts from
+   * kvm_get_rflags (init_emulate_ctxt: KVM's NMI single-step TF|RF hidden), saves those
+   * flags in the old task's TSS (here: the frame the model keeps for the handler), and
+   * writes the new task's flags back with kvm_set_rflags (svm_set_rflags re-arms KVM's
+   * TF|RF while its single-step is on). Read in x86.c (init_emulate_ctxt, kvm_task_switch).
+   */
   task_switch_interception(k: KvmOps, v: VcpuState): number {
     const info = cur(v).exitIntInfo;
     if (isValid(info)) {
@@ -517,7 +524,12 @@ export const svm = {
       if (t === SVM_EVTINJ_TYPE_NMI) v.nmiInjected = false;
       else if (t === SVM_EVTINJ_TYPE_EXEPT) k.kvm_clear_exception_queue(k, v);
       else k.kvm_clear_interrupt_queue(k, v);
-      guest_take_event(v, info); // kvm_task_switch
+      const saved = k.kvm_get_rflags(k, v); // init_emulate_ctxt
+      const g = curGuest(v);
+      const depth = g.frames.length;
+      guest_take_event(v, info);
+      if (g.frames.length > depth) g.frames[depth]!.savedRflags = saved; // save_state_to_tss
+      k.kvm_set_rflags(k, v, cur(v).rflags); // kvm_task_switch: the new task's flags
     }
     return 1;
   },
