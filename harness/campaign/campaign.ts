@@ -676,6 +676,11 @@ class Campaign {
     let stopped: CampaignSummary['stopped'] = 'runs';
     let lastStatus = Date.now();
     let lastCorpusSave = 0;
+    // Packing a large corpus takes tens of milliseconds of the supervisor's time: it is
+    // saved every CORPUS_SAVE_MS, but never more often than 25 times its last cost (at
+    // most 4% of the supervisor's time). Findings are saved as they come; a kill loses at
+    // most that interval of the lanes' input corpus, which only steers later inputs.
+    let corpusSaveCost = 0;
     const every = o.statusEveryMs ?? 1000;
     // Rounds are pipelined: round r+1 is dispatched as soon as round r is back, with the
     // inputs shared up to round r-1, and round r is merged while the lanes run r+1. The
@@ -767,9 +772,13 @@ class Campaign {
         if (round) this.minimizeQueued(Date.now() + ROUND_MS / 2);
         if (Date.now() - lastStatus >= every || !round) {
           lastStatus = Date.now();
-          const corpusDue = Date.now() - lastCorpusSave >= CORPUS_SAVE_MS;
+          const corpusDue = Date.now() - lastCorpusSave >= Math.max(CORPUS_SAVE_MS, 25 * corpusSaveCost);
+          const s0 = Date.now();
           this.saveState(corpusDue);
-          if (corpusDue) lastCorpusSave = Date.now();
+          if (corpusDue) {
+            lastCorpusSave = Date.now();
+            corpusSaveCost = lastCorpusSave - s0;
+          }
           if (round) {
             o.status(this.statusLine('pulse'));
             this.stats(slots);

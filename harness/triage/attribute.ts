@@ -47,14 +47,27 @@ export function* subsetsBySize(ids: readonly string[], maxCombos = 256): Generat
   }
 }
 
+/** Bisection steps by left version, then right version and subset: triage asks for the same ones for every symptom. */
+const steps = new WeakMap<Version, WeakMap<Version, Map<string, Version>>>();
+
+function bisectionStep(left: Version, right: Version, subset: readonly string[]): Version {
+  let byRight = steps.get(left);
+  if (!byRight) steps.set(left, (byRight = new WeakMap()));
+  let byKey = byRight.get(right);
+  if (!byKey) byRight.set(right, (byKey = new Map()));
+  const key = subset.join('+');
+  let v = byKey.get(key);
+  if (!v) byKey.set(key, (v = applyPatches(left, right, new Set(subset))));
+  return v;
+}
+
 /** The smallest set of differing patches that alone reproduces the signature body `body`. */
 export function attribute(left: Version, right: Version, diff: readonly string[], stream: Stream, body: string, label: string, hangMs: number): string[] {
   const ml = makeModel(left);
   for (const subset of subsetsBySize(diff)) {
     // The whole set is the right version itself (and needs no run to be the answer).
     if (subset.length === diff.length) break;
-    const v = applyPatches(left, right, new Set(subset));
-    const ex = executeGuarded(ml, makeModel(v), stream, hangMs);
+    const ex = executeGuarded(ml, makeModel(bisectionStep(left, right, subset)), stream, hangMs);
     if (ex.divergence && signatureBody(signatureOf(label, ex.divergence).text) === body) return subset;
   }
   return [...diff];

@@ -16,8 +16,16 @@ export interface Model {
   readonly invariants: readonly InvariantSpec[] | null;
 }
 
+/** Models by version object: a version is immutable data, and building its table costs (triage makes many). */
+const built = new WeakMap<Version, Model>();
+
 export function makeModel(version: Version): Model {
-  return { version, ops: buildOps(version), invariants: version.invariants?.length ? version.invariants : null };
+  let m = built.get(version);
+  if (!m) {
+    m = Object.freeze({ version, ops: buildOps(version), invariants: version.invariants?.length ? version.invariants : null });
+    built.set(version, m);
+  }
+  return m;
 }
 
 /** Clears what one step shows (the step log, the VMRUN count) before the step runs. */
