@@ -15,7 +15,7 @@ import type { VcpuState } from '../../models/svm/state.js';
 import { parseStream } from '../text/text.js';
 import { runPair } from '../engine/execute.js';
 import { Triage, sideWords } from './cause.js';
-import { traceStream } from './calltrace.js';
+import { traceStream, invariantSite } from './calltrace.js';
 import { firstParting } from './walk.js';
 import { root, run, tmp } from '../testing/cli.js';
 
@@ -179,4 +179,24 @@ describe('causes in a campaign (CLI)', () => {
     const known = json(join(again, 'summary.json')).causes.find((c: { id: string }) => c.id === seedCause.id);
     expect(known?.known).toBe(join(corpus, `all-cause-${seedCause.id}.msgpack`));
   }, 120_000);
+});
+
+describe('invariantSite: the kernel function an invariant violation is in', () => {
+  const reg = new Registry();
+  const inv = (id: string) => reg.invariants.find((i) => i.id === id)!.check;
+  it('a WARN is in the function that warns, with its callers open; a frame the CPU pushes is the CPU model\'s (cpu)', () => {
+    // v6.14's vNMI window WARN (lead B's stream): svm_enable_nmi_window warns.
+    const warn = parseStream('config\nset_vcpu_events nmi_pending=1 shadow=1\nnmi\nrun\nvmrun inject=type_1 int_ctl=v_intr_masking|v_nmi_enable|v_nmi_blocking\n');
+    const w = invariantSite(reg.version('v6.14'), warn, 3, inv('no-warn'));
+    expect(w.fn).toBe('svm_enable_nmi_window');
+    expect(w.stack[w.stack.length - 1]).toBe('svm_enable_nmi_window');
+    expect(w.stack.length).toBeGreaterThan(1);
+    // KVM's single-step TF in an INTn frame: the frame push is the CPU's delivery, outside the table.
+    // (Lead A's minimized stream: the frame with KVM's TF is pushed at the `npf` step.)
+    const tf = parseStream('config vgif=0\nset_vcpu_events nmi_pending=1 shadow=1\nrun\nintn\nnpf\n');
+    expect(invariantSite(reg.version('v6.14'), tf, 3, inv('no-kvm-tf-visible'))).toEqual({ fn: 'cpu', stack: [] });
+    // The task-switch path of the same delivery is kvm_task_switch's: the frame is pushed inside task_switch_interception.
+    const ts = parseStream('config\nnmi\nnmi\nrun\nvmrun intercepts=intr|hlt int_state=5\nhlt\ndelivery_fault cause=task_switch\n');
+    expect(invariantSite(reg.version('v6.14'), ts, 5, inv('no-unasked-db')).fn).toBe('task_switch_interception');
+  });
 });
