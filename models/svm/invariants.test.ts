@@ -128,3 +128,26 @@ describe('invariants', () => {
     expect(nested).toBeGreaterThan(200); // the streams do reach L2
   });
 });
+
+describe('docs/leads.md', () => {
+  it("every lead's stream still breaks the invariant its section names, on v6.14 and v6.15", () => {
+    const text = readFileSync(join(dir, '../../../docs/leads.md'), 'utf8');
+    const sections = text.split(/^## /m).slice(1);
+    expect(sections.length).toBeGreaterThanOrEqual(5);
+    let streams = 0;
+    for (const sec of sections) {
+      const title = sec.split('\n')[0]!;
+      const id = /Invariant `([a-z0-9-]+)`/.exec(sec)?.[1];
+      expect(id, title).toBeDefined();
+      // Indented blocks that start with `config` are the streams.
+      const blocks = sec.split(/\n\n/).filter((b) => /^ {4}config/.test(b)).map((b) => b.split('\n').map((l) => l.slice(4)).join('\n') + '\n');
+      expect(blocks.length, title).toBeGreaterThan(0);
+      for (const b of blocks) {
+        const s = parseStream(b, title);
+        for (const v of ['v6.14', 'v6.15']) expect(findViolation(on(v), s.config, s.events, only(id!)), `${title} on ${v}:\n${b}`).toMatchObject({ invariant: id, step: s.events.length - 1 });
+        streams++;
+      }
+    }
+    expect(streams).toBe(8);
+  });
+});
