@@ -190,8 +190,8 @@ export class Triage {
       const f = d.fields[0]!;
       const message = f.path === 'invariant.user' ? String(f.right).slice(broken.length + 2) : String(f.right);
       const shape = message.replace(/0x[0-9a-f]+|\d+/g, 'N');
-      // The kernel function after whose return the state breaks the rule for good (the
-      // check evaluated at every table function's return in the violating step).
+      // The kernel function in whose code the state broke the rule for good (the check
+      // evaluated at every call and return of a table function in the violating step).
       const inv = right.invariants!.find((i) => i.id === broken);
       const site = inv ? invariantSite(left, full, d.step, inv.check, this.hangMs) : { fn: STEP_FN, stack: [] };
       return {
