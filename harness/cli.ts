@@ -429,7 +429,8 @@ interface CheckOpts {
 async function cmdCheckInvariants(io: Io, paths: string[], opts: CheckOpts): Promise<number> {
   if (opts.version === undefined) throw new InputError('check --invariants: give the version to check with --version V');
   if (paths.length) throw new InputError('check --invariants: scenario paths and --invariants do not go together');
-  const list = opts.invariants === undefined || opts.invariants === true ? 'all' : opts.invariants;
+  // The checked version's id joins the ids with '+': fuzz's --versions A,B splits at ','.
+  const list = opts.invariants === undefined || opts.invariants === true ? 'all' : opts.invariants.split(',').map((s) => s.trim()).join('+');
   const reg = await loadRegistry(opts.models);
   reg.version(`${opts.version}!${list}`); // unknown version or invariant: exit 2 before any work
   return cmdFuzz(io, {

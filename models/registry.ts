@@ -59,14 +59,15 @@ export class Registry {
   private derived(id: string): Version | undefined {
     const hit = this.derivedCache.get(id);
     if (hit) return hit;
-    // A checked version: VERSION!all, or VERSION!id,id (the invariants it checks every step).
+    // A checked version: VERSION!all, or VERSION!id+id (the invariants it checks every step;
+    // ',' works too where no version pair is parsed).
     const bang = id.lastIndexOf('!');
     if (bang > 0) {
       const base = this.version(id.slice(0, bang));
       const list = id.slice(bang + 1);
       let invariants;
       try {
-        invariants = list === 'all' ? [...this.invariants] : selectInvariants(list.split(','), this.invariants);
+        invariants = list === 'all' ? [...this.invariants] : selectInvariants(list.split(/[+,]/), this.invariants);
       } catch (err) {
         throw new RegistryError(`version '${id}': ${(err as Error).message}`);
       }

@@ -20,6 +20,7 @@ import { cur, IDT_LIMIT_FULL, type VcpuState } from './state.js';
 import { guest_execute, hw_delivery_fault, insn, async, NPF_IN_L0_TABLES, NPF_IN_L1_TABLES } from './hardware.js';
 import type { KvmOps } from './kvm/ops.js';
 import { nested_state_round_trip, type VcpuEvents, type SetVcpuEvents } from './kvm/x86.js';
+import { oracle_l2_event, oracle_nmi_raised, oracle_nmi_resync } from './oracle.js';
 
 // ---- field descriptions ---------------------------------------------------------------
 
@@ -194,7 +195,10 @@ export const ALPHABET = {
   nmi: ev({
     doc: 'KVM_NMI / LAPIC NMI: kvm_inject_nmi (repeat for "simultaneous" NMIs)',
     where: 'host', fields: {},
-    apply: (k, v) => k.kvm_inject_nmi(k, v),
+    apply: (k, v) => {
+      k.kvm_inject_nmi(k, v);
+      oracle_nmi_raised(v);
+    },
   }),
   irq: ev({
     doc: 'an external interrupt arrives at the in-kernel LAPIC (kvm_apic_set_irq)',
@@ -211,6 +215,14 @@ export const ALPHABET = {
       k.kvm_vcpu_ioctl_x86_set_vcpu_events(k, v, args);
       // The oracle's count (no-unasked-db): userspace set a #DB (counted even if refused).
       if ((args.exception.pending || args.exception.injected) && args.exception.nr === DB_VECTOR) v.hw.dbAsked++;
+      // The NMI oracle takes what KVM holds after the ioctl as the truth, and userspace's
+      // nmi.masked as L1's blocking (unknown after an -EINVAL: the triple-fault one comes
+      // after everything else was written).
+      oracle_nmi_resync(v, v.log.ioctl === 'EINVAL' ? null : args.nmiMasked);
+      // vmcb12-exit-int-info: in guest mode, what userspace sets as injected is L2's.
+      if (v.exception.injected) oracle_l2_event(v, evtinj(SVM_EVTINJ_TYPE_EXEPT, v.exception.vector));
+      if (v.interrupt.injected) oracle_l2_event(v, evtinj(v.interrupt.soft ? SVM_EVTINJ_TYPE_SOFT : SVM_EVTINJ_TYPE_INTR, v.interrupt.nr));
+      if (v.nmiInjected) oracle_l2_event(v, evtinj(SVM_EVTINJ_TYPE_NMI, 0));
     },
   }),
   init: ev({
@@ -241,6 +253,7 @@ export const ALPHABET = {
       if (read.runPending) flags.push('run_pending');
       if (read.gif) flags.push('gif');
       v.log.nested = flags.join('|');
+      if (v.log.ioctl !== 'EINVAL') oracle_nmi_resync(v, null);
     },
   }),
   get_vcpu_events: ev({

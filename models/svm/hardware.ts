@@ -17,6 +17,7 @@ import {
 } from './constants.js';
 import { cur, curGuest, level, WARN_ON_ONCE, type VcpuState, type Vmcb, type GuestFrame } from './state.js';
 import type { KvmOps } from './kvm/ops.js';
+import { oracle_iret, oracle_l2_event, oracle_l2_taken, oracle_nmi_taken, oracle_vmrun } from './oracle.js';
 
 /** Model abstraction of the NPF cause (exit_info_1): whose page tables miss the page. */
 export const NPF_IN_L0_TABLES = 1;
@@ -38,6 +39,8 @@ function guestGifSet(vmcb: Vmcb): boolean {
 /** VMRUN on svm->vmcb. `stiShadow`: the instruction before VMRUN was an STI that set IF (pre-be45bc4e). */
 export function hw_vmrun(k: KvmOps, v: VcpuState, stiShadow: boolean): void {
   const vmcb = cur(v);
+  oracle_vmrun(v);
+  oracle_l2_event(v, vmcb.eventInj);
   v.hw.entries++;
   v.hw.vmrunInStiShadow = stiShadow;
   if (v.guestMode) v.hw.leakedShadow = false; // kept while L1 handles the exit that carried it
@@ -152,6 +155,9 @@ function hw_gate_fault(k: KvmOps, v: VcpuState, info: number, infoErr: number): 
       nextErr = 0;
       if (vmcb.exceptions & bit(DF_VECTOR)) return exit(first, SVM_EXIT_EXCP_BASE + DF_VECTOR, 0);
     }
+    // An NMI whose vectoring raised an exception the guest takes (or whose own vectoring
+    // exits) is consumed: the oracle counts it as taken.
+    if (t === SVM_EVTINJ_TYPE_NMI) oracle_nmi_taken(v, true);
     event = evtinj(SVM_EVTINJ_TYPE_EXEPT, next, true);
     eventErr = nextErr;
     if (gatePresent(vmcb, event)) return [event, eventErr];
@@ -260,6 +266,7 @@ export function hw_vmexit(k: KvmOps, v: VcpuState, exitCode: number, exitInfo1: 
   vmcb.exitInfo1 = exitInfo1;
   vmcb.exitIntInfo = exitIntInfo >>> 0;
   vmcb.exitIntInfoErr = exitIntInfoErr;
+  oracle_l2_event(v, exitIntInfo);
   vmcb.eventInj = 0;
   v.hw.hostGif = false;
   v.hw.delivering = 'none';
@@ -285,12 +292,16 @@ export function guest_take_event(v: VcpuState, info: number, fault = false): voi
   }
   vmcb.rflags &= ~(X86_EFLAGS_IF | X86_EFLAGS_TF | X86_EFLAGS_RF);
   vmcb.rip = 0x8000 + vector * 0x10;
-  if (type === 'NMI') g.nmis++;
+  if (type === 'NMI') {
+    g.nmis++;
+    oracle_nmi_taken(v, false);
+  }
   else if (type === 'EXCP') {
     g.exceptions++;
     if (vector === DB_VECTOR) v.hw.dbTaken++; // the oracle's count (no-unasked-db)
   }
   else g.irqs++;
+  oracle_l2_taken(v, info);
   const soft = t === SVM_EVTINJ_TYPE_SOFT ? 'SOFT' : type;
   v.log.delivered.push(`${level(v)}:${soft}${type === 'NMI' ? '' : `:0x${vector.toString(16)}`}`);
 }
@@ -444,6 +455,7 @@ export const insn = {
     }
     // IRET ends virtual NMI blocking; a pending vNMI is then taken at the boundary.
     if (vmcb.intCtl & V_NMI_ENABLE_MASK) vmcb.intCtl &= ~V_NMI_BLOCKING_MASK;
+    oracle_iret(v);
     retire(k, v, t, false, true);
   },
   hlt: interceptable('HLT', 0x78),

@@ -11,6 +11,11 @@
 import { INTERCEPT, SVM_EVTINJ_VALID, X86_EFLAGS_TF, bit } from './constants.js';
 import type { SvmEvent } from './events.js';
 import type { VcpuState } from './state.js';
+import { kvm_nmis_held } from './oracle.js';
+
+/** L1 instructions an unblocked pending NMI or interrupt may wait (oracle.ts says why two). */
+export const LIVENESS_BOUND = 2;
+const MAX_NMIS_OWED = 2;
 
 export interface InvariantSpec {
   readonly id: string;
@@ -90,6 +95,41 @@ export const INVARIANTS: readonly InvariantSpec[] = [
       if ((v.nestedCtl.exceptions & v.vmcb02.exceptions) !== v.nestedCtl.exceptions) return `vmcb02 lacks vmcb12's exception intercepts 0x${(v.nestedCtl.exceptions & ~v.vmcb02.exceptions).toString(16)}`;
       return null;
     },
+  },
+  {
+    id: 'vmcb12-exit-int-info',
+    doc: "after a nested #VMEXIT, a valid vmcb12.exit_int_info names an event L2 was being given in that nested run: L1's EVENTINJ, an event KVM injected into L2 (or took back before VMRUN), one userspace set as injected, or one the CPU reported interrupted",
+    source: 'APM vol. 2, 15.7.2 (EXITINTINFO: the event whose delivery the intercept interrupted); nested_save_pending_event_to_vmcb12 (nested.c: the event KVM had injected)',
+    check: (v) => (v.hw.strayExitIntInfo
+      ? `vmcb12.exit_int_info = 0x${(v.hw.strayExitIntInfo >>> 0).toString(16)} names no event L2 was given since L1's VMRUN` : null),
+  },
+  {
+    id: 'nmi-accounting',
+    doc: "every NMI raised (KVM_NMI) is taken by a guest, handed to L1 in a nested #VMEXIT's exit_int_info, still held by KVM, or dropped by the at-most-two rule; no guest takes an NMI nobody raised",
+    source: 'process_nmi and kvm_get_nr_pending_nmis (x86.c: at most two NMIs pending or in flight); APM vol. 2, 8.2.6 (one NMI latched while another is handled) and 15.7.2 (EXITINTINFO)',
+    check: (v) => {
+      if (v.hw.nmiSpurious > 0) return `a guest took ${v.hw.nmiSpurious} NMI(s) beyond those raised (at most ${MAX_NMIS_OWED} are held at once)`;
+      const held = kvm_nmis_held(v);
+      return held < v.hw.nmiOwedMin ? `an NMI was raised and not taken, yet KVM holds ${held} (nmi_pending, V_NMI_PENDING and nmi_injected all clear)` : null;
+    },
+  },
+  {
+    id: 'nmi-delivered',
+    doc: `an NMI pending for L1 while L1 runs with NMIs, GIF and the interrupt shadow not blocking it is taken within ${LIVENESS_BOUND} L1 instructions (scope: L1 outside guest mode)`,
+    source: 'APM vol. 2, 8.2.6 and 15.17 (an unblocked NMI is taken at the next instruction boundary); svm_enable_nmi_window (svm.c: the IRET intercept, single-step and STGI intercept windows)',
+    check: (v) => (v.hw.nmiStarved > LIVENESS_BOUND ? `an unblocked NMI has been pending for ${v.hw.nmiStarved} L1 instructions` : null),
+  },
+  {
+    id: 'irq-delivered',
+    doc: `an interrupt in the LAPIC's IRR while L1 runs with IF and GIF set and no interrupt shadow is taken within ${LIVENESS_BOUND} L1 instructions (scope: L1 outside guest mode)`,
+    source: 'APM vol. 2, 8.2 and 15.17 (a maskable interrupt is taken when IF and GIF are set, outside a shadow); svm_enable_irq_window (svm.c: the VINTR window)',
+    check: (v) => (v.hw.irqStarved > LIVENESS_BOUND ? `interrupt 0x${(v.apicIrr[0] ?? 0).toString(16)} has been pending and unblocked for ${v.hw.irqStarved} L1 instructions` : null),
+  },
+  {
+    id: 'halt-wakes',
+    doc: 'KVM_RUN does not return with L1 halted while an NMI or interrupt L1 can take is pending (a halted CPU wakes for it)',
+    source: 'APM vol. 3, HLT (an NMI, or an interrupt with IF set, resumes execution); kvm_vcpu_has_events and kvm_arch_vcpu_runnable (x86.c)',
+    check: (v) => (v.hw.haltStuck ? `KVM_RUN left L1 halted with an unblocked ${v.hw.haltStuck === 'nmi' ? 'NMI' : 'interrupt'} pending` : null),
   },
 ];
 

@@ -8,6 +8,7 @@ import type { SvmConfig } from './config.js';
 import type { KvmOps } from './kvm/ops.js';
 import type { VcpuEvents } from './kvm/x86.js';
 import type { InvariantSpec } from './invariants.js';
+import { oracle_after_step } from './oracle.js';
 
 export interface Model {
   readonly version: Version;
@@ -41,6 +42,7 @@ export function beginStep(v: VcpuState): void {
   if (log.violation) log.violation = log.violationMessage = '';
   if (log.nested !== null) log.nested = null;
   v.hw.entries = 0;
+  v.hw.strayExitIntInfo = 0;
 }
 
 /**
@@ -69,6 +71,7 @@ export function advance(model: Model, v: VcpuState, e: SvmEvent): void {
   log.read = null;
   const spec = ALPHABET[e.kind] as unknown as { apply: (k: KvmOps, v: VcpuState, e: SvmEvent) => VcpuEvents | void };
   log.read = spec.apply(model.ops, v, e) ?? null;
+  oracle_after_step(v, (spec as unknown as { where: string }).where !== 'host', e.kind === 'run' && e.until !== 'immediate_exit');
   const invariants = model.invariants;
   if (invariants) {
     for (let i = 0; i < invariants.length; i++) {

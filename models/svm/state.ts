@@ -85,6 +85,37 @@ export interface HardwareState {
    */
   dbAsked: number;
   dbTaken: number;
+  /**
+   * Oracle records for the NMI and interrupt rules (invariants.ts), not CPU state; the
+   * model's KVM never reads them. `nmiBlocked`: L1's NMI blocking as the architecture
+   * defines it (1 from the NMI it takes until the next IRET it executes; without vNMI the
+   * blocking is the CPU's, so L2's NMIs and IRETs count too; KVM_SET_VCPU_EVENTS sets it),
+   * 0 when unblocked, -1 when unknown (after an INIT or KVM_SET_NESTED_STATE, or what L2
+   * did to NMI blocking, until one of those events). `nmiOwedMin`/`nmiOwedMax`: bounds on
+   * the NMIs raised and neither taken by a guest nor dropped by the at-most-two rule;
+   * `nmiSpurious`: NMIs a guest took beyond those raised. oracle.ts keeps them all.
+   * `nmiStarved`/`irqStarved`: L1 instructions in a row that ended with an NMI (an
+   * interrupt) pending and unblocked. `haltStuck`: the last KVM_RUN left L1 halted with an
+   * unblocked NMI or interrupt pending ('' if not).
+   */
+  nmiBlocked: number;
+  nmiOwedMin: number;
+  nmiOwedMax: number;
+  nmiSpurious: number;
+  nmiStarved: number;
+  irqStarved: number;
+  haltStuck: '' | 'nmi' | 'irq';
+  /**
+   * Oracle records for vmcb12-exit-int-info: `l2Events`, a set (one bit per event kind and
+   * vector, hashed) of the events in flight to L2 since L1's last VMRUN: EVENTINJ at a
+   * VMRUN in guest mode, the CPU's EXITINTINFO at an exit from L2, what KVM took back from
+   * EVENTINJ (svm_cancel_injection), what userspace set as injected in guest mode; an
+   * event L2 takes leaves the set.
+   * `strayExitIntInfo`: the first vmcb12.exit_int_info of this step that names none of
+   * them (0 if none).
+   */
+  l2Events: number;
+  strayExitIntInfo: number;
   /** Host GIF (CLGI/STGI around VMRUN; cleared by every #VMEXIT). */
   hostGif: boolean;
   /** A physical interrupt (self-IPI, kick) is pending: #VMEXIT(INTR) at the next boundary. */
@@ -266,6 +297,7 @@ export function createState(cfg: SvmConfig = defaultConfig()): VcpuState {
     mpState: 'RUNNABLE',
     hw: {
       delivering: 'none', deliveryAtVmrun: false, deliveryShadow: false, vmrunInStiShadow: false, leakedShadow: false, dbAsked: 0, dbTaken: 0,
+      nmiBlocked: 0, nmiOwedMin: 0, nmiOwedMax: 0, nmiSpurious: 0, nmiStarved: 0, irqStarved: 0, haltStuck: '', l2Events: 0, strayExitIntInfo: 0,
       hostGif: true, physIntrPending: false, retry: null, entries: 0, softEvent: 0, softNextRip: 0,
     },
     vmcb01: init_vmcb01(cfg),
@@ -384,6 +416,7 @@ export function copyState(d: VcpuState, s: VcpuState): void {
   const sh = s.hw;
   dh.delivering = sh.delivering; dh.deliveryAtVmrun = sh.deliveryAtVmrun; dh.deliveryShadow = sh.deliveryShadow;
   dh.vmrunInStiShadow = sh.vmrunInStiShadow; dh.leakedShadow = sh.leakedShadow; dh.dbAsked = sh.dbAsked; dh.dbTaken = sh.dbTaken; dh.hostGif = sh.hostGif; dh.physIntrPending = sh.physIntrPending;
+  dh.nmiBlocked = sh.nmiBlocked; dh.nmiOwedMin = sh.nmiOwedMin; dh.nmiOwedMax = sh.nmiOwedMax; dh.nmiSpurious = sh.nmiSpurious; dh.nmiStarved = sh.nmiStarved; dh.irqStarved = sh.irqStarved; dh.haltStuck = sh.haltStuck; dh.l2Events = sh.l2Events; dh.strayExitIntInfo = sh.strayExitIntInfo;
   dh.retry = sh.retry; dh.entries = sh.entries; dh.softEvent = sh.softEvent; dh.softNextRip = sh.softNextRip;
   copyVmcb(d.vmcb01, s.vmcb01);
   copyVmcb(d.vmcb02, s.vmcb02);
@@ -467,6 +500,8 @@ export function sameState(a: VcpuState, b: VcpuState): boolean {
   const bh = b.hw;
   return ah.delivering === bh.delivering && ah.deliveryAtVmrun === bh.deliveryAtVmrun && ah.deliveryShadow === bh.deliveryShadow
     && ah.vmrunInStiShadow === bh.vmrunInStiShadow && ah.leakedShadow === bh.leakedShadow && ah.dbAsked === bh.dbAsked && ah.dbTaken === bh.dbTaken && ah.hostGif === bh.hostGif && ah.physIntrPending === bh.physIntrPending
+    && ah.nmiBlocked === bh.nmiBlocked && ah.nmiOwedMin === bh.nmiOwedMin && ah.nmiOwedMax === bh.nmiOwedMax && ah.nmiSpurious === bh.nmiSpurious && ah.nmiStarved === bh.nmiStarved
+    && ah.irqStarved === bh.irqStarved && ah.haltStuck === bh.haltStuck && ah.l2Events === bh.l2Events && ah.strayExitIntInfo === bh.strayExitIntInfo
     && ah.retry === bh.retry && ah.entries === bh.entries && ah.softEvent === bh.softEvent && ah.softNextRip === bh.softNextRip
     && a.requests === b.requests && sameApartFromHardware(a, b);
 }

@@ -14,6 +14,7 @@ import {
 import { REQ, kvm_make_request, kvm_clear_request, vnmiParam, WARN_ON_ONCE, type VcpuState, type Vmcb } from '../state.js';
 import { NESTED_EXIT_CONTINUE, NESTED_EXIT_DONE, NESTED_EXIT_HOST } from './svm.js';
 import { is_evtinj_soft } from '../hardware.js';
+import { oracle_nested_vmexit } from '../oracle.js';
 import type { KvmOps } from './ops.js';
 
 /** Exit code → the vmcb12 intercept that makes L1 want it (nested_svm_intercept). */
@@ -221,6 +222,7 @@ export const nested = {
     // kvm_get_rflags: KVM's NMI single-step TF|RF hidden from L1) while cur() is vmcb02,
     // although the kernel leaves guest mode first.
     const l2Rflags = k.kvm_get_rflags(k, v);
+    const l0NmiInjected = v.nmiInjected && !v.nmiL1ToL2; // not KVM: for the NMI oracle below
     v.guestMode = false; // leave_guest_mode
     v.hw.retry = null;
     WARN_ON_ONCE(v, v.nestedRunPending, 'nested_svm_vmexit: nested_run_pending');
@@ -264,6 +266,7 @@ export const nested = {
     k.kvm_clear_interrupt_queue(k, v);
     if (vmcb01.rflags & X86_EFLAGS_TF) k.kvm_queue_exception(k, v, DB_VECTOR, false, 0);
     v.log.reflected.push(exitName(vmcb12.exitCode));
+    oracle_nested_vmexit(v, l0NmiInjected); // not KVM: the NMI oracle (oracle.ts) sees an NMI handed to L1
   },
 
   nested_svm_simple_vmexit(k: KvmOps, v: VcpuState, exitCode: number): void {

@@ -14,6 +14,7 @@ import {
 import { REQ, cur, curGuest, kvm_make_request, vnmiParam, WARN_ON_ONCE, init_vmcb, emptyVmcb, type VcpuState, type Vmcb } from '../state.js';
 import { kvm_exception_is_soft } from './x86.js';
 import { hw_vmrun, guest_take_event, NPF_IN_L1_TABLES } from '../hardware.js';
+import { oracle_l2_event } from '../oracle.js';
 import type { KvmOps } from './ops.js';
 
 /** kvm_is_linear_rip (x86.c): CS.base + RIP is this linear address (64-bit mode: no truncation). */
@@ -413,6 +414,7 @@ export const svm = {
   /** svm_cancel_injection: an event that was set up but never run is requeued. */
   svm_cancel_injection(k: KvmOps, v: VcpuState): void {
     const vmcb = cur(v);
+    oracle_l2_event(v, vmcb.eventInj); // not KVM: the oracle (oracle.ts) records what L2 was about to get
     vmcb.exitIntInfo = vmcb.eventInj;
     vmcb.exitIntInfoErr = vmcb.eventInjErr;
     vmcb.eventInj = 0;

@@ -16,6 +16,7 @@ import {
   REQ, cur, kvm_make_request, kvm_check_request, kvm_test_request, kvm_clear_request, WARN_ON_ONCE, DR6_ACTIVE_LOW, type VcpuState,
 } from '../state.js';
 import { hw_resume_retry, livelock } from '../hardware.js';
+import { oracle_nmi_resync } from '../oracle.js';
 import type { KvmOps } from './ops.js';
 import type { NestedState } from './nested.js';
 
@@ -481,6 +482,7 @@ export const x86 = {
     k.kvm_set_rflags(k, v, X86_EFLAGS_FIXED);
     cur(v).rip = 0xfff0;
     k.svm_set_efer(k, v, false); // set_efer(vcpu, 0): EFER.SVME 1->0
+    oracle_nmi_resync(v, null); // not KVM: the NMI oracle (oracle.ts) starts over from what KVM holds
   },
 
   /**
