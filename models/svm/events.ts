@@ -52,6 +52,11 @@ export interface EventSpec<F extends Record<string, FieldSpec>> {
    * explore for the rest of the stream (INIT resets the vCPU out of nesting) is rare.
    */
   readonly weight?: number;
+  /**
+   * A guest event that is an instruction the guest executes (not an exception, an NPF or
+   * an asynchronous event): the liveness invariants count these (oracle.ts).
+   */
+  readonly instruction?: boolean;
   /** The effect. May return the KVM_GET_VCPU_EVENTS view when the event reads it. */
   readonly apply: (k: KvmOps, v: VcpuState, e: FieldsOf<F>) => VcpuEvents | void;
 }
@@ -187,8 +192,8 @@ function writeVmcb12(v: VcpuState, e: FieldsOf<(typeof ALPHABET)['vmrun']['field
   vmcb12.idtLimit = e.idt_limit === 'full' ? IDT_LIMIT_FULL : numberOf(e.idt_limit);
 }
 
-const guestInsn = (doc: string, fn: (k: KvmOps, v: VcpuState) => void, legal?: (v: VcpuState) => boolean) =>
-  ev({ doc, where: 'guest', fields: {}, legal: legal ? (v) => legal(v) : undefined, apply: (k, v) => guest_execute(k, v, fn) });
+const guestInsn = (doc: string, fn: (k: KvmOps, v: VcpuState) => void, legal?: (v: VcpuState) => boolean, instruction = true) =>
+  ev({ doc, where: 'guest', fields: {}, instruction, legal: legal ? (v) => legal(v) : undefined, apply: (k, v) => guest_execute(k, v, fn) });
 
 export const ALPHABET = {
   // ---- host / userspace (legal while the vCPU is not running guest code) ----
@@ -295,13 +300,13 @@ export const ALPHABET = {
     legal: (v, e) => e.tables === 'l0' || (v.guestMode && v.cfg.npt),
     apply: (k, v, e) => guest_execute(k, v, (k2, v2) => async.npf(k2, v2, e.tables === 'l1')),
   }),
-  phys_intr: guestInsn('a host interrupt arrives while the guest runs: #VMEXIT(INTR)', async.phys_intr),
-  host_nmi: guestInsn('a host NMI arrives while the guest runs: #VMEXIT(NMI)', async.host_nmi),
+  phys_intr: guestInsn('a host interrupt arrives while the guest runs: #VMEXIT(INTR)', async.phys_intr, undefined, false),
+  host_nmi: guestInsn('a host NMI arrives while the guest runs: #VMEXIT(NMI)', async.host_nmi, undefined, false),
   int3: guestInsn('INT3: #BP raised by the instruction (a trap; the CPU vectors it, a #VMEXIT can cut the delivery)', insn.int3),
   into: guestInsn('INTO with RFLAGS.OF set: #OF raised by the instruction', insn.into),
   intn: ev({
     doc: 'INTn: a software interrupt (2 bytes; the CPU vectors it, a #VMEXIT can cut the delivery)',
-    where: 'guest',
+    where: 'guest', instruction: true,
     fields: { vector: { type: 'enum', values: ['0x30', '0x80'], default: '0x80', doc: 'the interrupt vector' } },
     apply: (k, v, e) => guest_execute(k, v, (k2, v2) => insn.intn(k2, v2, numberOf(e.vector))),
   }),
@@ -315,7 +320,7 @@ export const ALPHABET = {
   }),
   vmrun: ev({
     doc: 'L1 executes VMRUN with a vmcb12 it prepared (intercepts, event_inj, int_ctl, int_state)',
-    where: 'guest',
+    where: 'guest', instruction: true,
     fields: {
       intercepts: { type: 'flags', values: VMCB12_INTERCEPTS, default: ['nmi', 'intr'], doc: 'vmcb12 intercepts (VMRUN is always set)' },
       exceptions: { type: 'flags', values: VMCB12_EXCEPTIONS, default: [], doc: 'vmcb12 exception intercepts' },

@@ -260,6 +260,6 @@ describe('docs/leads.md', () => {
         streams++;
       }
     }
-    expect(streams).toBe(14);
+    expect(streams).toBe(17);
   });
 });

@@ -71,7 +71,8 @@ export function advance(model: Model, v: VcpuState, e: SvmEvent): void {
   log.read = null;
   const spec = ALPHABET[e.kind] as unknown as { apply: (k: KvmOps, v: VcpuState, e: SvmEvent) => VcpuEvents | void };
   log.read = spec.apply(model.ops, v, e) ?? null;
-  oracle_after_step(v, (spec as unknown as { where: string }).where !== 'host', e.kind === 'run' && e.until !== 'immediate_exit');
+  const where = (spec as unknown as { where: string; instruction?: boolean });
+  oracle_after_step(v, where.where !== 'host', where.instruction === true, e.kind === 'run' && e.until !== 'immediate_exit');
   const invariants = model.invariants;
   if (invariants) {
     for (let i = 0; i < invariants.length; i++) {

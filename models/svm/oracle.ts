@@ -133,6 +133,10 @@ export function oracle_vmrun(v: VcpuState): void {
   if (v.nmiInjected && !(v.guestMode && v.nmiL1ToL2) && !isNmi(inj) && exceptionFirst) {
     const h = v.hw;
     h.nmiOwedMin = Math.max(0, h.nmiOwedMin - 1); // as in oracle_nested_vmexit: a slot is free again
+    // Whether NMI blocking began with the delivery the exception cut is not settled by
+    // the sources KVM's behaviour is checked against: L1's blocking is unknown until its
+    // next NMI or IRET.
+    if (!v.guestMode) h.nmiBlocked = -1;
   }
 }
 
@@ -189,10 +193,12 @@ export function l1_irq_deliverable(v: VcpuState): boolean {
 
 /**
  * After every step that ran: the liveness counters. `guestStep`: the event was a guest
- * one (an instruction or an asynchronous event while the guest runs); `run`: a KVM_RUN
- * that was allowed to enter (not immediate_exit).
+ * one (an instruction, an exception or an asynchronous event while the guest runs);
+ * `instruction`: it was an instruction (only those count; an exception or an interrupt
+ * that exits retires none, but may deliver what was pending); `run`: a KVM_RUN that was
+ * allowed to enter (not immediate_exit).
  */
-export function oracle_after_step(v: VcpuState, guestStep: boolean, run: boolean): void {
+export function oracle_after_step(v: VcpuState, guestStep: boolean, instruction: boolean, run: boolean): void {
   const h = v.hw;
   h.haltStuck = '';
   if (!guestStep) {
@@ -213,6 +219,7 @@ export function oracle_after_step(v: VcpuState, guestStep: boolean, run: boolean
   // no-kvm-tf-visible's finding; the delay it causes is not counted again here. A
   // single-step that is still armed in RFLAGS traps at the next instruction, and counts.
   const tfLost = v.nmiSinglestep && (v.vmcb01.rflags & X86_EFLAGS_TF) === 0;
-  h.nmiStarved = l1_nmi_deliverable(v) && !tfLost ? h.nmiStarved + 1 : 0;
-  h.irqStarved = l1_irq_deliverable(v) ? h.irqStarved + 1 : 0;
+  const step = instruction ? 1 : 0;
+  h.nmiStarved = l1_nmi_deliverable(v) && !tfLost ? h.nmiStarved + step : 0;
+  h.irqStarved = l1_irq_deliverable(v) ? h.irqStarved + step : 0;
 }
