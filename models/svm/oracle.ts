@@ -1,10 +1,11 @@
-// The oracle's bookkeeping for the NMI and interrupt invariants (invariants.ts): what the
-// architecture says L1's NMI state is, kept beside the model's KVM and CPU, never read by
-// them. The hardware (hardware.ts), the event alphabet (events.ts) and two KVM functions
-// whose effect no event shows (kvm_vcpu_reset, nested_svm_vmexit) call these at the point
-// where the architectural event happens; advance() (model.ts) calls oracle_after_step.
+// The oracle's bookkeeping for the NMI, interrupt and exit_int_info invariants
+// (invariants.ts): what the architecture says, kept beside the model's KVM and CPU, never
+// read by them. The hardware (hardware.ts), the event alphabet (events.ts) and three KVM
+// functions whose effect no event shows (kvm_vcpu_reset, nested_svm_vmexit,
+// svm_cancel_injection) call these where the architectural event happens; advance()
+// (model.ts) calls oracle_after_step.
 //
-// What is tracked, and why each rule is what it is (docs/model.md, section 6):
+// What is tracked, and why each rule is what it is (docs/model.md, section 6.2):
 // - L1's NMI blocking (hw.nmiBlocked): an NMI L1 takes blocks NMIs until the next IRET L1
 //   retires (APM vol. 2, 8.2.6 and 15.21.10). Whatever L2 does to NMI blocking (an NMI it
 //   takes, an IRET it retires) may or may not be L1's too (without vNMI one CPU holds one
@@ -16,8 +17,8 @@
 //   L1's own: L1's EVENTINJ NMI or its nested vNMI); a nested #VMEXIT whose exit_int_info
 //   hands an interrupted NMI of KVM's to L1, and an injected NMI KVM drops by design for
 //   an exception, lower the least owed but not the most (the NMI left KVM, freeing one
-//   of its two slots). x86 keeps at most one NMI latched
-//   while another is handled, and KVM, which cannot react as fast, at most two (the "at
+//   of its two slots). x86 keeps at most one NMI latched while another is handled, and
+//   KVM, which cannot react as fast, at most two (the "at
 //   most two" rule of process_nmi, x86.c): so at most two are owed (nmiOwedMax), and at
 //   least one is owed while any raise is unpaid (nmiOwedMin; the bound is 1 because how
 //   many of two simultaneous NMIs survive depends on KVM's view of the blocking, which
@@ -31,6 +32,8 @@
 //   after an injected exception), so the invariants allow two.
 // - Halt (hw.haltStuck): a KVM_RUN that returns with L1 halted although an NMI or an
 //   interrupt L1 could take is pending (a halted CPU wakes for them: APM vol. 3, HLT).
+// - Events in flight to L2 (hw.l2Events): what L2 was given since L1's VMRUN and has not
+//   taken; a nested #VMEXIT's exit_int_info must name one of them (hw.strayExitIntInfo).
 
 import {
   SVM_INTERRUPT_SHADOW_MASK, V_GIF_ENABLE_MASK, V_GIF_MASK, V_NMI_ENABLE_MASK, V_NMI_PENDING_MASK,
@@ -100,9 +103,9 @@ export function oracle_nested_vmexit(v: VcpuState, l0NmiInjected: boolean): void
   // names an event L2 was given since L1's VMRUN. The next nested run starts afresh.
   if (v.vmcb12.exitCode !== SVM_EXIT_ERR && isValid(info) && !(h.l2Events & eventBit(info)) && !h.strayExitIntInfo) h.strayExitIntInfo = info;
   h.l2Events = 0;
-  // Not strict: the NMI may be L1's nested vNMI, whose delivery the exit cut.
   // Only the lower bound moves: the NMI left KVM's hands (L1 re-injects it, or it is gone),
-  // which frees one of KVM's two slots, so two more may still reach a guest.
+  // which frees one of KVM's two slots, so two more may still reach a guest. (The NMI may
+  // also be L1's nested vNMI, whose delivery the exit cut.)
   if ((isNmi(info) && !v.nmiL1ToL2) || (l0NmiInjected && isValid(info) && evtType(info) === SVM_EVTINJ_TYPE_EXEPT)) h.nmiOwedMin = Math.max(0, h.nmiOwedMin - 1);
 }
 
@@ -142,7 +145,8 @@ export function oracle_vmrun(v: VcpuState): void {
 
 /**
  * Userspace or INIT set KVM's NMI state: the oracle takes KVM's count of NMIs as what is
- * owed, and `masked` as L1's blocking (null: unknown). Not called after a refused ioctl.
+ * owed, and `masked` as L1's blocking (null: unknown, as after a refused ioctl, INIT or
+ * KVM_SET_NESTED_STATE).
  */
 export function oracle_nmi_resync(v: VcpuState, masked: boolean | null): void {
   const h = v.hw;

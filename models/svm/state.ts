@@ -88,10 +88,10 @@ export interface HardwareState {
   /**
    * Oracle records for the NMI and interrupt rules (invariants.ts), not CPU state; the
    * model's KVM never reads them. `nmiBlocked`: L1's NMI blocking as the architecture
-   * defines it (1 from the NMI it takes until the next IRET it executes; without vNMI the
-   * blocking is the CPU's, so L2's NMIs and IRETs count too; KVM_SET_VCPU_EVENTS sets it),
-   * 0 when unblocked, -1 when unknown (after an INIT or KVM_SET_NESTED_STATE, or what L2
-   * did to NMI blocking, until one of those events). `nmiOwedMin`/`nmiOwedMax`: bounds on
+   * defines it (1 from the NMI it takes until the next IRET it retires; KVM_SET_VCPU_EVENTS
+   * outside guest mode sets it), 0 when unblocked, -1 when unknown (after an INIT,
+   * KVM_SET_NESTED_STATE, an NMI replaced by an exception, or what L2 did to NMI
+   * blocking, until one of those events). `nmiOwedMin`/`nmiOwedMax`: bounds on
    * the NMIs raised and neither taken by a guest nor dropped by the at-most-two rule;
    * `nmiSpurious`: NMIs a guest took beyond those raised. oracle.ts keeps them all.
    * `nmiStarved`/`irqStarved`: L1 instructions in a row that ended with an NMI (an
