@@ -24,6 +24,7 @@ import { writeFileAtomic, LockedError, fileInside, UnsafeNameError, readInputFil
 import { formatEntry } from './text/print.js';
 import { minimizeEntry, defaultWorkers, ResumeError, type StopControl, type BucketSummary } from './campaign/campaign.js';
 import { runCampaign } from './campaign/supervisor.js';
+import { resolveShard, shardDir, shardSeed, readShardRecord, writeShardRecord, ShardError, type Shard, type ShardRecord } from './campaign/shard.js';
 import { CrashStore, CAUSES_DIR, segment } from './store/crashes.js';
 import type { CauseSummary } from './triage/causes.js';
 import { MinimizeError } from './engine/minimize.js';
@@ -251,10 +252,20 @@ export function formatCauses(summary: { causes: CauseSummary[]; buckets?: Pick<B
 }
 
 interface FuzzOpts {
-  corpus?: string[]; causeSamples?: string; triage?: boolean; focus?: boolean;
+  corpus?: string[]; causeSamples?: string; triage?: boolean; focus?: boolean; shard?: string; shardCount?: string;
   pair?: string; versions?: string; seed?: string; runs?: string; duration?: string; out: string;
   maxLen: string; samples: string; minimize: boolean; workers?: string; resume?: boolean; hangTimeout: string;
   models?: string[]; laneHeapMb: string;
+}
+
+/** The shard of this fuzz process (flag or batch engine environment), or null; bad input is exit 2. */
+function shardOf(opts: FuzzOpts): Shard | null {
+  try {
+    return resolveShard(opts.shard, opts.shardCount, process.env);
+  } catch (err) {
+    if (err instanceof ShardError) throw new InputError(`fuzz: ${err.message}`);
+    throw err;
+  }
 }
 
 async function cmdFuzz(io: Io, opts: FuzzOpts): Promise<number> {
@@ -264,31 +275,54 @@ async function cmdFuzz(io: Io, opts: FuzzOpts): Promise<number> {
   if (!sel.right) throw new InputError('fuzz needs two versions');
   let seed = opts.seed === undefined ? randomInt(1, 2 ** 31 - 1) : parseCount('--seed', opts.seed, 0, 2 ** 32 - 1);
   if (opts.resume && opts.seed === undefined) seed = resumeSeed(opts.out) ?? seed;
+  // A shard (--shard I/N, or a Slurm array task or Kubernetes Indexed Job pod): its own
+  // campaign under OUT/shard-I-of-N, seeded from (campaign seed, shard index).
+  let out = opts.out;
+  let shardLine = '';
+  const shard = shardOf(opts);
+  if (shard) {
+    out = shardDir(opts.out, shard);
+    let rec: ShardRecord | null;
+    try {
+      rec = readShardRecord(out);
+    } catch (err) {
+      throw new InputError(`fuzz: ${(err as Error).message}`);
+    }
+    const campaignSeed = opts.seed !== undefined ? seed : opts.resume && rec ? rec.campaignSeed : null;
+    if (campaignSeed === null) throw new InputError('fuzz: a sharded campaign needs --seed S, the same for every shard: their streams derive from it');
+    if (rec && (rec.campaignSeed !== campaignSeed || rec.index !== shard.index || rec.count !== shard.count)) {
+      throw new InputError(`fuzz: ${out} holds shard ${rec.index}/${rec.count} of campaign seed ${rec.campaignSeed}, not shard ${shard.index}/${shard.count} of seed ${campaignSeed}`);
+    }
+    seed = shardSeed(campaignSeed, shard);
+    writeShardRecord(out, { schema: 1, campaignSeed, index: shard.index, count: shard.count, seed, source: shard.source });
+    shardLine = `INFO: shard ${shard.index}/${shard.count} (${shard.source === 'flag' ? '--shard' : shard.source === 'slurm' ? 'Slurm array task' : 'Kubernetes Indexed Job'}) of campaign seed ${campaignSeed}`;
+  }
   const runs = opts.runs === undefined ? null : parseCount('--runs', opts.runs);
   const durationMs = opts.duration === undefined ? null : parseDuration(opts.duration);
   const workers = opts.workers === undefined ? defaultWorkers() : parseCount('--workers', opts.workers, 1, MAX_WORKERS);
   const maxLen = parseCount('--max-len', opts.maxLen);
   const samples = parseCount('--samples', opts.samples);
   const hangMs = parseHangTimeout(opts.hangTimeout);
+  if (shardLine) io.out(shardLine);
   io.out(`INFO: seed: ${seed}`);
   io.out(`INFO: pair ${sel.label}: ${sel.left.id} [${sel.left.patches.map((p) => p.id).join(' ')}] vs ${sel.right.id} [${sel.right.patches.map((p) => p.id).join(' ')}]`);
   const budget = [runs !== null ? `${runs} runs` : '', durationMs !== null ? `${durationMs / 1000}s` : ''].filter(Boolean).join(', ') || 'until interrupted';
-  io.out(`INFO: ${workers} worker(s); budget: ${budget}; out: ${opts.out}${opts.resume ? ' (resuming)' : ''}`);
+  io.out(`INFO: ${workers} worker(s); budget: ${budget}; out: ${out}${opts.resume ? ' (resuming)' : ''}`);
   const stop: StopControl = { requested: false };
   const signals = onStopSignals(io, stop, 'finishing the current round (queued minimizations wait for --resume), then writing summary.json');
   try {
     const summary = await runCampaign({
       selection: { ...sel, right: sel.right }, modelFiles: opts.models ?? [], seed, runs, durationMs, workers,
-      out: opts.out, maxLen, samplesPerBucket: samples, corpusCap: 2000, hangMs, minimize: opts.minimize,
+      out, maxLen, samplesPerBucket: samples, corpusCap: 2000, hangMs, minimize: opts.minimize,
       resume: opts.resume ?? false, laneHeapMb: parseCount('--lane-heap-mb', opts.laneHeapMb, 64),
       log: (l) => io.out(l), status: (l) => io.out(l), stop, isTTY: process.stdout.isTTY === true,
       corpus: opts.corpus?.length ? opts.corpus : existsSync('corpus') ? ['corpus'] : [],
       causeSamples: opts.causeSamples === undefined ? undefined : parseCount('--cause-samples', opts.causeSamples),
       triage: opts.triage !== false, focus: opts.focus !== false,
     });
-    const report = await reportAtEnd(io, opts.out, opts.models);
+    const report = await reportAtEnd(io, out, opts.models);
     io.out(`DONE: ${summary.execs} execs, ${summary.causes.length} cause(s) behind ${summary.buckets.length} bucket(s), stopped by ${summary.stopped}${summary.lostBatches ? `, ${summary.lostBatches} lost batch(es)` : ''}`);
-    io.out(formatCauses(summary, opts.out));
+    io.out(formatCauses(summary, out));
     if (report) io.out(`report: ${report} (open it in a browser)`);
   } finally {
     signals.off();
@@ -655,6 +689,8 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .option('--cause-samples <N>', 'symptom samples stored per cause over all its symptoms (default 8 x --samples)')
     .option('--no-triage', 'do not triage symptoms to causes (for measuring what triage costs)')
     .option('--no-focus', 'do not run every other execution on the pair without the known causes\' patches')
+    .option('--shard <I/N>', 'run shard I of N (0-based) in OUT/shard-I-of-N, seeded from --seed and I (default: from SLURM_ARRAY_TASK_ID, or JOB_COMPLETION_INDEX with --shard-count)')
+    .option('--shard-count <N>', "the shard count of a Kubernetes Indexed Job (its completions; the pod's environment has only the index)")
     .addOption(modelsOption())
     .action(async (opts) => setCode(await cmdFuzz(io, opts)));
   program.command('minimize')

@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readEntryFile } from '../store/codec.js';
-import { root, cli, run, tmp as tmpDir } from '../testing/cli.js';
+import { root, cli, run, tmp as tmpDir, unsharded } from '../testing/cli.js';
 
 const faults = join(root, 'models/examples/fault-models.js');
 const tmp = () => tmpDir('svmfuzz-camp-');
@@ -64,7 +64,7 @@ describe('campaign with worker lanes', () => {
 
   it('kill -9 at a random moment, then --resume: files readable, buckets kept, counters continue', async () => {
     const out = tmp();
-    const child = spawn(process.execPath, [cli, 'fuzz', '--pair', 'all', '--workers', '2', '--seed', '21', '--duration', '60s', '--out', out], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [cli, 'fuzz', '--pair', 'all', '--workers', '2', '--seed', '21', '--duration', '60s', '--out', out], { stdio: 'ignore', env: unsharded() });
     await new Promise((r) => setTimeout(r, 2500 + Math.floor(Math.random() * 1500)));
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
@@ -97,7 +97,7 @@ describe('campaign with worker lanes', () => {
 
   it('a second campaign on the same directory is refused', async () => {
     const out = tmp();
-    const child = spawn(process.execPath, [cli, 'fuzz', '--pair', 'all', '--workers', '1', '--duration', '20s', '--out', out], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [cli, 'fuzz', '--pair', 'all', '--workers', '1', '--duration', '20s', '--out', out], { stdio: 'ignore', env: unsharded() });
     await new Promise((r) => setTimeout(r, 1500));
     const r = run('fuzz', '--pair', 'all', '--runs', '10', '--out', out);
     child.kill('SIGINT');

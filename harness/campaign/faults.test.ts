@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, root, run, tmp as tmpDir } from '../testing/cli.js';
+import { cli, root, run, tmp as tmpDir, unsharded } from '../testing/cli.js';
 import { writeKillerModel } from '../testing/killer-model.js';
 
 const tmp = () => tmpDir('svmfuzz-faults-');
@@ -16,7 +16,7 @@ const json = (f: string) => JSON.parse(readFileSync(f, 'utf8'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function start(args: string[]) {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: unsharded() });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => { out += d; });

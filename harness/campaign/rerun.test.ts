@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, run, runIn, tmp as tmpDir } from '../testing/cli.js';
+import { cli, run, runIn, tmp as tmpDir, unsharded } from '../testing/cli.js';
 
 const tmp = () => tmpDir('svmfuzz-rerun-');
 const json = (f: string) => JSON.parse(readFileSync(f, 'utf8'));
@@ -46,7 +46,7 @@ describe('rerun and resume', () => {
 
   it('a campaign killed before its first state save resumes from its buckets, with its own seed', async () => {
     const out = tmp();
-    const child = spawn(process.execPath, [cli, 'fuzz', '--pair', 'all', '--workers', '1', '--seed', '77', '--duration', '60s', '--out', out], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [cli, 'fuzz', '--pair', 'all', '--workers', '1', '--seed', '77', '--duration', '60s', '--out', out], { stdio: 'ignore', env: unsharded() });
     // Kill as soon as the first bucket's first sample is on disk and before campaign.json.
     await new Promise<void>((resolve) => {
       const t = setInterval(() => {

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { saturation } from './saturation.js';
 import { esc } from './html.js';
 import type { ReportBucket, StatsRecord } from './data.js';
-import { cli, run, tmp as tmpDir } from '../testing/cli.js';
+import { cli, run, tmp as tmpDir, unsharded } from '../testing/cli.js';
 import { writeKillerModel } from '../testing/killer-model.js';
 
 const tmp = () => tmpDir('svmfuzz-report-');
@@ -201,7 +201,7 @@ describe('svmfuzz report', () => {
 
   it('a campaign killed with -9: `svmfuzz report` renders its last saved state and says it was interrupted', async () => {
     const out = tmp();
-    const child = spawn(process.execPath, [cli, 'fuzz', '--pair', 'all', '--workers', '1', '--seed', '1', '--duration', '60s', '--out', out], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [cli, 'fuzz', '--pair', 'all', '--workers', '1', '--seed', '1', '--duration', '60s', '--out', out], { stdio: 'ignore', env: unsharded() });
     const exited = new Promise((r) => child.on('exit', r));
     // Kill once it has saved its state (about a second in), or after ~2 s at the latest.
     for (let i = 0; i < 40 && !existsSync(join(out, 'campaign.json')); i++) await new Promise((r) => setTimeout(r, 100));
