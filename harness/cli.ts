@@ -24,6 +24,8 @@ import { writeFileAtomic, LockedError, fileInside, UnsafeNameError, readInputFil
 import { formatEntry } from './text/print.js';
 import { minimizeEntry, defaultWorkers, ResumeError, type StopControl, type BucketSummary } from './campaign/campaign.js';
 import { runCampaign } from './campaign/supervisor.js';
+import { mergeCampaigns, MergeError } from './campaign/merge.js';
+import { SyncDir } from './campaign/sync.js';
 import { resolveShard, shardDir, shardSeed, readShardRecord, writeShardRecord, ShardError, type Shard, type ShardRecord } from './campaign/shard.js';
 import { CrashStore, CAUSES_DIR, segment } from './store/crashes.js';
 import type { CauseSummary } from './triage/causes.js';
@@ -252,10 +254,24 @@ export function formatCauses(summary: { causes: CauseSummary[]; buckets?: Pick<B
 }
 
 interface FuzzOpts {
-  corpus?: string[]; causeSamples?: string; triage?: boolean; focus?: boolean; shard?: string; shardCount?: string;
+  corpus?: string[]; causeSamples?: string; triage?: boolean; focus?: boolean; shard?: string; shardCount?: string; sync?: string; syncName?: string;
   pair?: string; versions?: string; seed?: string; runs?: string; duration?: string; out: string;
   maxLen: string; samples: string; minimize: boolean; workers?: string; resume?: boolean; hangTimeout: string;
   models?: string[]; laneHeapMb: string;
+}
+
+/** `merge OUT DIR...`: exit 2 naming the input or OUT when they cannot be merged. */
+function cmdMerge(io: Io, out: string, dirs: string[]): number {
+  let r;
+  try {
+    r = mergeCampaigns(out, dirs);
+  } catch (err) {
+    if (err instanceof MergeError) throw new InputError(`merge: ${err.message}`);
+    throw err;
+  }
+  io.out(`MERGED ${r.inputs} campaign(s) into ${r.out}: ${r.execs} execs, ${r.buckets} bucket(s), ${r.causes} cause(s), ${r.corpus} corpus input(s)`);
+  io.out(`report: svmfuzz report ${r.out}`);
+  return EXIT.OK;
 }
 
 /** The shard of this fuzz process (flag or batch engine environment), or null; bad input is exit 2. */
@@ -297,6 +313,21 @@ async function cmdFuzz(io: Io, opts: FuzzOpts): Promise<number> {
     writeShardRecord(out, { schema: 1, campaignSeed, index: shard.index, count: shard.count, seed, source: shard.source });
     shardLine = `INFO: shard ${shard.index}/${shard.count} (${shard.source === 'flag' ? '--shard' : shard.source === 'slurm' ? 'Slurm array task' : 'Kubernetes Indexed Job'}) of campaign seed ${campaignSeed}`;
   }
+  // --sync DIR: this campaign's member name there is its shard's directory name, or --sync-name.
+  let sync: { dir: string; name: string } | undefined;
+  if (opts.sync !== undefined) {
+    const name = opts.syncName ?? (shard ? basename(out) : undefined);
+    if (name === undefined) throw new InputError('fuzz --sync: give --sync-name NAME (unique among the campaigns sharing the directory), or run a shard (--shard I/N)');
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) throw new InputError(`fuzz --sync-name: '${name}' must be letters, digits, '.', '_' and '-', starting with a letter or digit`);
+    try {
+      new SyncDir(opts.sync, name, sel.label, sel.left.id, sel.right.id); // a directory that cannot be used: exit 2 before any work
+    } catch (err) {
+      throw new InputError(`fuzz --sync ${opts.sync}: ${(err as Error).message}`);
+    }
+    sync = { dir: opts.sync, name };
+  } else if (opts.syncName !== undefined) {
+    throw new InputError('fuzz --sync-name needs --sync DIR');
+  }
   const runs = opts.runs === undefined ? null : parseCount('--runs', opts.runs);
   const durationMs = opts.duration === undefined ? null : parseDuration(opts.duration);
   const workers = opts.workers === undefined ? defaultWorkers() : parseCount('--workers', opts.workers, 1, MAX_WORKERS);
@@ -312,7 +343,7 @@ async function cmdFuzz(io: Io, opts: FuzzOpts): Promise<number> {
   const signals = onStopSignals(io, stop, 'finishing the current round (queued minimizations wait for --resume), then writing summary.json');
   try {
     const summary = await runCampaign({
-      selection: { ...sel, right: sel.right }, modelFiles: opts.models ?? [], seed, runs, durationMs, workers,
+      selection: { ...sel, right: sel.right }, modelFiles: opts.models ?? [], seed, runs, durationMs, workers, sync,
       out, maxLen, samplesPerBucket: samples, corpusCap: 2000, hangMs, minimize: opts.minimize,
       resume: opts.resume ?? false, laneHeapMb: parseCount('--lane-heap-mb', opts.laneHeapMb, 64),
       log: (l) => io.out(l), status: (l) => io.out(l), stop, isTTY: process.stdout.isTTY === true,
@@ -691,6 +722,8 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .option('--no-focus', 'do not run every other execution on the pair without the known causes\' patches')
     .option('--shard <I/N>', 'run shard I of N (0-based) in OUT/shard-I-of-N, seeded from --seed and I (default: from SLURM_ARRAY_TASK_ID, or JOB_COMPLETION_INDEX with --shard-count)')
     .option('--shard-count <N>', "the shard count of a Kubernetes Indexed Job (its completions; the pod's environment has only the index)")
+    .option('--sync <DIR>', 'exchange corpus inputs with the other campaigns of this pair through DIR (a shared filesystem), every few seconds')
+    .option('--sync-name <NAME>', "this campaign's name in the --sync directory (default: its shard's, shard-I-of-N)")
     .addOption(modelsOption())
     .action(async (opts) => setCode(await cmdFuzz(io, opts)));
   program.command('minimize')
@@ -745,6 +778,11 @@ function buildProgram(io: Io, setCode: (n: number) => void): Command {
     .option('--json', 'print compare.json instead of the text report')
     .addOption(modelsOption())
     .action(async (a, b, opts) => setCode(await cmdCompare(io, a, b, opts)));
+  program.command('merge')
+    .description('merge campaign directories of one pair (the shards of a campaign) into OUT: every bucket, cause, sample, shortest reproducer and corpus input')
+    .argument('<out>', 'the merged directory (new, or one merge wrote: it is rebuilt)')
+    .argument('<dirs...>', 'campaign directories (each with its summary.json)')
+    .action((out, dirs) => setCode(cmdMerge(io, out, dirs)));
   program.command('report')
     .description('write report.html for a fuzz or compare run directory: plots, saturation, buckets and their explained reproducers')
     .argument('<dir>', 'a run directory (the --out of fuzz or compare)')

@@ -31,12 +31,15 @@ import { readEntryFile } from '../store/codec.js';
 import { printStream, type Stream } from '../text/text.js';
 import type { CorpusEntry } from '../store/entry.js';
 import type { LaneInit, LaneRequest, LaneResponse, RanBatch, SharedInput } from './protocol.js';
+import { SyncDir, type SyncStats } from './sync.js';
 import { CauseBook, type CauseSummary } from '../triage/causes.js';
 import { focusLabel, focusPatches } from '../triage/focus.js';
 import { applyPatches } from '../triage/attribute.js';
 
 export interface CampaignOptions {
   selection: Selection & { right: NonNullable<Selection['right']> };
+  /** Exchange corpus inputs with other campaigns through this directory, as member `name` (sync.ts). */
+  sync?: { dir: string; name: string };
   modelFiles: string[];
   seed: number;
   /** Stop after this many executions (deterministic) ... */
@@ -123,6 +126,8 @@ export interface CampaignSummary {
    * length lanes report at. The bench projects from it how many lanes one supervisor feeds.
    */
   supervisor?: { reports: number; mergeMs: number; roundMs: number };
+  /** With --sync: inputs published to and imported from the other members, and how many there were. */
+  sync?: SyncStats;
 }
 
 /** The resumable part of a campaign (campaign.json), rewritten atomically every second or two. */
@@ -148,6 +153,8 @@ export interface CampaignState {
 const ROUND_RUNS = 4000;
 /** Wall-time box of a round under --duration. */
 const ROUND_MS = 250;
+/** How often a --sync campaign exchanges inputs with the other members. */
+const SYNC_MS = 3000;
 /** How often the shared corpus is written for --resume (~100 KB, no fsync). */
 const CORPUS_SAVE_MS = 2_000;
 
@@ -244,6 +251,9 @@ class Campaign {
   private readonly buckets = new Map<string, { summary: BucketSummary; first: CorpusEntry | null }>();
   private readonly corpus: SharedInput[] = [];
   private pendingShare: SharedInput[][] = [];
+  /** --sync: the shared directory, and the lanes' new inputs not yet published there. */
+  private readonly sync: SyncDir | null;
+  private outbox: SharedInput[] = [];
   /**
    * Samples waiting for minimization. Every stored sample of a bucket (up to --samples) is
    * minimized and the simplest result is kept: the minimizer finds a 1-minimal stream, not
@@ -267,6 +277,7 @@ class Campaign {
 
   constructor(private readonly o: CampaignOptions) {
     this.sel = o.selection;
+    this.sync = o.sync ? new SyncDir(o.sync.dir, o.sync.name, o.selection.label, o.selection.left.id, o.selection.right.id) : null;
     this.store = new CrashStore(o.out, { samplesPerBucket: o.samplesPerBucket });
     this.book = new CauseBook({
       label: this.sel.label, left: this.sel.left, right: this.sel.right, hangMs: o.hangMs, store: this.store,
@@ -276,6 +287,29 @@ class Campaign {
     this.laneIterations = Array.from({ length: o.workers }, () => 0);
     this.pendingShare = Array.from({ length: o.workers }, () => []);
   }
+
+  /**
+   * --sync: publish the lanes' new inputs, import the other members' into the corpus and
+   * every lane's next batch. A sync directory that fails (gone, full) costs this exchange
+   * only: the campaign goes on, and says so once.
+   */
+  private exchange(): void {
+    const sync = this.sync!;
+    try {
+      sync.publish(this.outbox);
+      this.outbox = [];
+      const got = sync.collect();
+      for (const input of got) {
+        this.corpus.push(input);
+        for (const q of this.pendingShare) q.push(input);
+      }
+      if (this.corpus.length > this.o.corpusCap) this.corpus.splice(0, this.corpus.length - this.o.corpusCap);
+    } catch (err) {
+      if (!this.syncWarned) this.o.log(`SYNC_FAILED ${sync.dir}: ${(err as Error).message}; the campaign goes on, exchanges are retried`);
+      this.syncWarned = true;
+    }
+  }
+  private syncWarned = false;
 
   /** Announces supervisor-side model work (see CampaignOptions.job). */
   private job(what: string): void {
@@ -451,7 +485,10 @@ class Campaign {
     for (const input of r.newInputs) {
       this.corpus.push(input);
       this.pendingShare.forEach((q, i) => { if (i !== lane) q.push(input); });
+      if (this.sync) this.outbox.push(input);
     }
+    // A sync directory gone for hours must not hold the whole night's inputs in memory.
+    if (this.outbox.length > this.o.corpusCap) this.outbox.splice(0, this.outbox.length - this.o.corpusCap);
     if (this.corpus.length > this.o.corpusCap) this.corpus.splice(0, this.corpus.length - this.o.corpusCap);
   }
 
@@ -675,6 +712,7 @@ class Campaign {
     }));
     let stopped: CampaignSummary['stopped'] = 'runs';
     let lastStatus = Date.now();
+    let lastSync = Date.now();
     let lastCorpusSave = 0;
     // Packing a large corpus takes tens of milliseconds of the supervisor's time: it is
     // saved every CORPUS_SAVE_MS, but never more often than 25 times its last cost (at
@@ -769,6 +807,10 @@ class Campaign {
           slot.rss = r.rssBytes;
           this.coverage = Math.max(this.coverage, r.report.coverage);
         }
+        if (this.sync && (Date.now() - lastSync >= SYNC_MS || !round)) {
+          lastSync = Date.now();
+          this.exchange();
+        }
         if (round) this.minimizeQueued(Date.now() + ROUND_MS / 2);
         if (Date.now() - lastStatus >= every || !round) {
           lastStatus = Date.now();
@@ -807,6 +849,7 @@ class Campaign {
       lostBatches: this.lostBatches, stopped, causes: this.book.summaries(), buckets: this.summaries(),
       triage: { symptoms: t.runs, ms: Math.round(t.ms), minimizeMs: Math.round(this.book.minimizeMs) },
       supervisor: { reports: this.mergeCost.reports, mergeMs: Math.round(this.mergeCost.ms), roundMs: ROUND_MS },
+      ...(this.sync ? { sync: { ...this.sync.stats } } : {}),
     };
     o.log(`SUMMARY ${this.store.writeSummary(summary)}`);
     return summary;
