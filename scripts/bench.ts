@@ -17,13 +17,21 @@
 //   memory   RSS at start and after a 60 s campaign
 //   triage   the same campaign with and without triage: steady exec/s, and the share of its
 //            wall time spent triaging symptoms and minimizing cause reproducers
+//   shards   N shards of a --sync campaign, projected from measured costs: one shard's
+//            steady exec/s, publish rate and exchange cost (alone, one lane), and the cost
+//            of reading K peers' new files (K = 1, 8, 32 synthetic peers, a linear fit);
+//            each shard on its own core, exchange time is lane time lost and imported
+//            inputs are executions repeated: fresh exec/s and efficiency for N = 1..256;
+//            and 4 shards of --shard-seconds (60) with --sync, merged, against one campaign
+//            of the same CPU time (the shards run as many at a time as there are cores,
+//            each with a core as on a cluster): buckets and causes of each
 //   mutants  mutation score: systematic mutants of the newest version's function table
 //            (scripts/mutants.ts), each fuzzed against that version by our engine and by
 //            the fast-check baseline for --mutant-budget seconds (one warmed thread per
 //            tool, mutants in turn): mutants killed, median time and executions to kill
 //            on those both kill, and those no tool kills
 // Usage: npm run bench -- [--sections a,b] [--seconds N] [--pairs a,b] [--seeds N]
-//        [--budget S] [--mutants N|all] [--mutant-budget S] [--json FILE]
+//        [--budget S] [--mutants N|all] [--mutant-budget S] [--shard-seconds S] [--json FILE]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -41,7 +49,9 @@ import type { CorpusEntry } from '../harness/store/entry.js';
 import { eventArb } from '../harness/engine/arbitraries.js';
 import { executePair } from '../harness/engine/execute.js';
 import { signatureOf } from '../harness/engine/signature.js';
-import { minimizeEntry } from '../harness/campaign/campaign.js';
+import { minimizeEntry, SYNC_MS } from '../harness/campaign/campaign.js';
+import { SyncDir } from '../harness/campaign/sync.js';
+import type { SharedInput } from '../harness/campaign/protocol.js';
 import { simpler } from '../harness/engine/minimize.js';
 import { makeEntry } from '../harness/engine/lane.js';
 import { writeEntryFile } from '../harness/store/codec.js';
@@ -52,12 +62,12 @@ import type { MutantJob, MutantMessage, MutantResult, MutantWork } from './mutan
 
 const CLI = fileURLToPath(new URL('../harness/cli.js', import.meta.url));
 
-interface Args { sections: string[]; seconds: number; pairs: string[]; seeds: number; budget: number; mutants: number; mutantBudget: number; json: string | null }
+interface Args { sections: string[]; seconds: number; pairs: string[]; seeds: number; budget: number; mutants: number; mutantBudget: number; shardSeconds: number; json: string | null }
 
-const ALL_SECTIONS = ['ceiling', 'engine', 'scaling', 'ttfd', 'minimize', 'replay', 'memory', 'triage', 'mutants'];
+const ALL_SECTIONS = ['ceiling', 'engine', 'scaling', 'ttfd', 'minimize', 'replay', 'memory', 'triage', 'shards', 'mutants'];
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { sections: ALL_SECTIONS, seconds: 5, pairs: ['vnmi-iret', 'sti-shadow', 'all'], seeds: 10, budget: 20, mutants: 30, mutantBudget: 3, json: null };
+  const a: Args = { sections: ALL_SECTIONS, seconds: 5, pairs: ['vnmi-iret', 'sti-shadow', 'all'], seeds: 10, budget: 20, mutants: 30, mutantBudget: 3, shardSeconds: 60, json: null };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     if (argv[i] === '--sections' && v) (a.sections = v.split(',')), i++;
@@ -68,11 +78,12 @@ function parseArgs(argv: string[]): Args {
     else if (argv[i] === '--json' && v) (a.json = v), i++;
     else if (argv[i] === '--mutants' && v) (a.mutants = v === 'all' ? Infinity : Number(v)), i++;
     else if (argv[i] === '--mutant-budget' && v) (a.mutantBudget = Number(v)), i++;
+    else if (argv[i] === '--shard-seconds' && v) (a.shardSeconds = Number(v)), i++;
     else throw new Error(`unknown argument '${argv[i]}' (sections: ${ALL_SECTIONS.join(',')})`);
   }
   const unknown = a.sections.filter((x) => !ALL_SECTIONS.includes(x));
   if (unknown.length) throw new Error(`--sections: unknown section(s) ${unknown.join(', ')} (known: ${ALL_SECTIONS.join(',')})`);
-  for (const [flag, n] of [['--seconds', a.seconds], ['--seeds', a.seeds], ['--budget', a.budget], ['--mutants', a.mutants], ['--mutant-budget', a.mutantBudget]] as const) {
+  for (const [flag, n] of [['--seconds', a.seconds], ['--seeds', a.seeds], ['--budget', a.budget], ['--mutants', a.mutants], ['--mutant-budget', a.mutantBudget], ['--shard-seconds', a.shardSeconds]] as const) {
     if (!(n > 0)) throw new Error(`${flag}: expected a positive number`);
   }
   return a;
@@ -170,6 +181,121 @@ function campaignRate(pair: string, workers: number, seconds: number): { rate: n
     rate: Math.round(((b.execs - a.execs) * 1000) / Math.max(1, b.elapsedMs - a.elapsedMs)),
     perReportMs: reports > 0 ? ((b.mergeMs ?? 0) - (a.mergeMs ?? 0)) / reports : null,
     roundMs: summary.supervisor?.roundMs ?? null,
+  };
+}
+
+/**
+ * What N shards of one campaign deliver, each on its own core with a shared --sync
+ * directory, projected from costs measured here (a 2-core machine cannot run 64 shards).
+ *   1. One shard alone (`--shard 0/2 --sync DIR`, one lane, --no-minimize) for `seconds`:
+ *      its steady exec/s r, the inputs it publishes per second p and its exchange cost, from
+ *      stats.jsonl's second half.
+ *   2. collect() of a fresh member against K synthetic peers, each holding one new file of
+ *      the inputs a shard publishes per exchange (p x SYNC_MS), K = 1, 8, 32: the per-peer
+ *      cost c (least squares) over the fixed cost c0.
+ *   3. For N shards: an exchange costs e(N) = c0 + (N-1) c + the shard's own publish; the
+ *      supervisor shares the core with the lane, so e(N)/SYNC_MS of the lane's time is lost;
+ *      each shard executes its peers' inputs once when it imports them, (N-1) p per second,
+ *      repeated work. Fresh exec/s = N (r (1 - e(N)/SYNC_MS) - (N-1) p); efficiency is that
+ *      over N r.
+ * What it leaves out, said in the output: the shared filesystem's latency (measured here on
+ * a local disk), and the supervisor's other work (triage, minimization: shared by claims,
+ * see sync.ts), which does not grow with N.
+ */
+function shardsProjection(pair: string, seconds: number): Record<string, unknown> {
+  const root = mkdtempSync(join(tmpdir(), 'svmfuzz-bench-shards-'));
+  const r = spawnSync(process.execPath, [CLI, 'fuzz', '--pair', pair, '--workers', '1', '--seed', '1', '--shard', '0/2', '--sync', join(root, 'sync'),
+    '--duration', `${seconds}s`, '--out', join(root, 'out'), '--no-minimize'], { encoding: 'utf8' }); // --shard wins over a batch engine's environment
+  if (r.status !== 0) throw new Error(`bench: shard failed: ${r.stderr}`);
+  type Rec = { execs: number; elapsedMs: number; sync?: { published: number; exchanges: number; exchangeMs: number } };
+  const lines = readFileSync(join(root, 'out', 'shard-0-of-2', 'stats.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
+  const b = lines.at(-1)!;
+  const a = lines.find((l) => l.elapsedMs >= b.elapsedMs / 2 && l !== b) ?? lines[0]!;
+  const dt = Math.max(1, b.elapsedMs - a.elapsedMs);
+  const rate = ((b.execs - a.execs) * 1000) / dt;
+  const publishedPerSec = (((b.sync?.published ?? 0) - (a.sync?.published ?? 0)) * 1000) / dt;
+  const exchanges = (b.sync?.exchanges ?? 0) - (a.sync?.exchanges ?? 0);
+  const ownExchangeMs = exchanges > 0 ? ((b.sync?.exchangeMs ?? 0) - (a.sync?.exchangeMs ?? 0)) / exchanges : 0;
+
+  // The cost of reading K peers' new files: the shard's own inputs, as many per file as it publishes per exchange.
+  const reg = new Registry();
+  const sel = reg.select({ pair });
+  const perFile = Math.max(1, Math.round((publishedPerSec * SYNC_MS) / 1000));
+  const inputs: SharedInput[] = Array.from({ length: perFile }, (_, i) => ({
+    stream: generateStream(new Rng(i + 1), makeModel(sel.left), sel.config, 24), origin: { seed: 1, lane: 0, iteration: i, lineage: ['generate'] },
+  }));
+  const collectMs = (k: number): number => {
+    const dir = join(root, `peers-${k}`);
+    for (let i = 0; i < k; i++) new SyncDir(dir, `peer-${i}`, sel.label, sel.left.id, sel.right!.id).publish(inputs);
+    let best = Infinity;
+    for (let rep = 0; rep < 5; rep++) {
+      const me = new SyncDir(dir, `me-${rep}`, sel.label, sel.left.id, sel.right!.id);
+      const t0 = performance.now();
+      me.collect();
+      best = Math.min(best, performance.now() - t0);
+    }
+    return best;
+  };
+  const ks = [1, 8, 32];
+  const ms = ks.map(collectMs);
+  const mk = ks.reduce((x, k) => x + k, 0) / ks.length;
+  const mm = ms.reduce((x, m) => x + m, 0) / ms.length;
+  const perPeerMs = Math.max(0, ks.reduce((x, k, i) => x + (k - mk) * (ms[i]! - mm), 0) / ks.reduce((x, k) => x + (k - mk) ** 2, 0));
+  const fixedMs = Math.max(0, mm - perPeerMs * mk);
+  const project = (n: number) => {
+    const exchangeMs = ownExchangeMs + fixedMs + (n - 1) * perPeerMs;
+    const laneShare = Math.max(0, 1 - exchangeMs / SYNC_MS);
+    const fresh = Math.max(0, n * (rate * laneShare - (n - 1) * publishedPerSec));
+    return { shards: n, exchangeMs: +exchangeMs.toFixed(2), importsPerSecPerShard: Math.round((n - 1) * publishedPerSec), freshExecPerSec: Math.round(fresh), efficiency: +(fresh / (n * rate)).toFixed(3) };
+  };
+  const projection = [1, 2, 4, 8, 16, 32, 64, 128, 256].map(project);
+  let at90 = 1;
+  for (let n = 1; n <= 4096; n *= 2) if (project(n).efficiency >= 0.9) at90 = n;
+  return {
+    perShard: { execPerSec: Math.round(rate), publishedPerSec: +publishedPerSec.toFixed(2), exchangeMs: +ownExchangeMs.toFixed(2), syncEveryMs: SYNC_MS },
+    collect: { inputsPerFile: perFile, peers: ks, ms: ms.map((m) => +m.toFixed(2)), perPeerMs: +perPeerMs.toFixed(3), fixedMs: +fixedMs.toFixed(3) },
+    projection, shardsAt90PercentEfficiency: at90,
+    leftOut: 'a shared filesystem\'s latency (measured on a local disk); triage and minimization, which claims share between shards and which do not grow with N',
+  };
+}
+
+/**
+ * Four shards against one campaign of the same CPU time, on `all`: shards 0-3 of one
+ * --seed with --sync for `seconds` each, run as many at a time as there are cores (each
+ * shard gets a core, as on a cluster; on two cores, shards 2 and 3 start when 0 and 1
+ * end, and import what those published), then merged; and one campaign with a worker
+ * per core for 4 x seconds / cores. Both minimize (the shards share it through claims).
+ * The buckets and causes of each, those of the single campaign the merge lacks, and
+ * whether the merge lost any bucket a shard had.
+ */
+async function shardsVsOne(seconds: number): Promise<Record<string, unknown>> {
+  const root = mkdtempSync(join(tmpdir(), 'svmfuzz-bench-4shards-'));
+  const cores = Math.max(1, Math.min(4, availableParallelism()));
+  const sh = (i: number) => new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'fuzz', '--pair', 'all', '--seed', '1', '--shard', `${i}/4`, '--workers', '1', '--duration', `${seconds}s`,
+      '--sync', join(root, 'sync'), '--out', join(root, 'out')], { stdio: 'ignore' });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bench: shard ${i} exited ${code}`))));
+  });
+  for (let i = 0; i < 4; i += cores) await Promise.all(Array.from({ length: Math.min(cores, 4 - i) }, (_, k) => sh(i + k)));
+  const dirs = [0, 1, 2, 3].map((i) => join(root, 'out', `shard-${i}-of-4`));
+  const m = spawnSync(process.execPath, [CLI, 'merge', join(root, 'merged'), ...dirs], { encoding: 'utf8' });
+  if (m.status !== 0) throw new Error(`bench: merge failed: ${m.stderr}`);
+  const one = spawnSync(process.execPath, [CLI, 'fuzz', '--pair', 'all', '--seed', '1', '--workers', String(cores), '--duration', `${(4 * seconds) / cores}s`, '--out', join(root, 'one')], { encoding: 'utf8' });
+  if (one.status !== 0) throw new Error(`bench: fuzz failed: ${one.stderr}`);
+  type S = { execs: number; buckets: { id: string }[]; causes: { id: string }[] };
+  const read = (d: string) => JSON.parse(readFileSync(join(d, 'summary.json'), 'utf8')) as S;
+  const merged = read(join(root, 'merged'));
+  const single = read(join(root, 'one'));
+  const mb = new Set(merged.buckets.map((b) => b.id));
+  const mc = new Set(merged.causes.map((c) => c.id));
+  const lost = dirs.flatMap((d) => read(d).buckets.filter((b) => !mb.has(b.id)).map((b) => b.id));
+  return {
+    shardSeconds: seconds, shardsAtATime: cores, oneCampaign: { workers: cores, seconds: (4 * seconds) / cores },
+    shards: { execs: merged.execs, buckets: mb.size, causes: mc.size },
+    one: { execs: single.execs, buckets: single.buckets.length, causes: single.causes.length },
+    oneBucketsAlsoInShards: single.buckets.filter((b) => mb.has(b.id)).length,
+    oneCausesMissingFromShards: single.causes.filter((c) => !mc.has(c.id)).map((c) => c.id),
+    bucketsLostByMerge: lost.length,
   };
 }
 
@@ -596,6 +722,22 @@ async function main(): Promise<void> {
       log(`triage ${pair}: ${JSON.stringify(t)}`);
     }
     result.triage = per;
+  }
+  if (args.sections.includes('shards')) {
+    const per: Record<string, unknown> = {};
+    // One pair: `all` when it is among --pairs (the sync costs hardly depend on the pair).
+    for (const pair of [args.pairs.includes('all') ? 'all' : args.pairs[0]!]) {
+      const s = shardsProjection(pair, Math.max(15, args.seconds * 3));
+      per[pair] = s;
+      const p64 = (s.projection as { shards: number; efficiency: number }[]).find((x) => x.shards === 64)!;
+      ratios.shardEfficiency64 = Math.min(ratios.shardEfficiency64 ?? Infinity, p64.efficiency);
+      log(`shards ${pair}: ${JSON.stringify(s)}`);
+    }
+    const vs = (await shardsVsOne(args.shardSeconds)) as unknown as { shards: { buckets: number }; one: { buckets: number } };
+    per.fourShardsVsOne = vs;
+    ratios.shardBucketsVsOne = vs.shards.buckets / Math.max(1, vs.one.buckets);
+    log(`4 shards vs 1: ${JSON.stringify(vs)}`);
+    result.shards = per;
   }
   if (args.sections.includes('memory')) {
     result.memory = memory(60);

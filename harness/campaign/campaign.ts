@@ -21,7 +21,7 @@ import { Piscina } from 'piscina';
 import { makeModel } from '../../models/svm/model.js';
 import type { Selection } from '../../models/registry.js';
 import { makeEntry, type BatchReport, type Finding } from '../engine/lane.js';
-import { signatureOf } from '../engine/signature.js';
+import { signatureKey, signatureOf } from '../engine/signature.js';
 import { CrashStore, segment } from '../store/crashes.js';
 import { DirLock, writeFileAtomic } from '../store/fsutil.js';
 import { minimize, simpler } from '../engine/minimize.js';
@@ -31,7 +31,7 @@ import { readEntryFile } from '../store/codec.js';
 import { printStream, type Stream } from '../text/text.js';
 import type { CorpusEntry } from '../store/entry.js';
 import type { LaneInit, LaneRequest, LaneResponse, RanBatch, SharedInput } from './protocol.js';
-import { SyncDir, type SyncStats } from './sync.js';
+import { SyncDir, type SharedMinimized, type SharedTriage, type SyncStats } from './sync.js';
 import { CauseBook, type CauseSummary } from '../triage/causes.js';
 import { focusLabel, focusPatches } from '../triage/focus.js';
 import { applyPatches } from '../triage/attribute.js';
@@ -154,7 +154,7 @@ const ROUND_RUNS = 4000;
 /** Wall-time box of a round under --duration. */
 const ROUND_MS = 250;
 /** How often a --sync campaign exchanges inputs with the other members. */
-const SYNC_MS = 3000;
+export const SYNC_MS = 3000;
 /** How often the shared corpus is written for --resume (~100 KB, no fsync). */
 const CORPUS_SAVE_MS = 2_000;
 
@@ -254,6 +254,14 @@ class Campaign {
   /** --sync: the shared directory, and the lanes' new inputs not yet published there. */
   private readonly sync: SyncDir | null;
   private outbox: SharedInput[] = [];
+  /** --sync: reproducers minimized here and not yet published; the simplest a peer published, by bucket. */
+  private minOutbox: SharedMinimized[] = [];
+  private readonly peerMin = new Map<string, SharedMinimized>();
+  /** --sync: buckets triaged here and not yet published; the causes peers triaged buckets to, by bucket. */
+  private triOutbox: SharedTriage[] = [];
+  private readonly peerTriage = new Map<string, SharedTriage>();
+  /** --sync: the queued samples of buckets a peer claimed, waiting for its reproducer (see sync.ts). */
+  private readonly waiting = new Map<string, { id: string; entry: CorpusEntry | null }[]>();
   /**
    * Samples waiting for minimization. Every stored sample of a bucket (up to --samples) is
    * minimized and the simplest result is kept: the minimizer finds a 1-minimal stream, not
@@ -295,21 +303,46 @@ class Campaign {
    */
   private exchange(): void {
     const sync = this.sync!;
+    const t0 = performance.now();
     try {
-      sync.publish(this.outbox);
+      sync.publish(this.outbox, this.minOutbox, this.triOutbox);
       this.outbox = [];
+      this.minOutbox = [];
+      this.triOutbox = [];
       const got = sync.collect();
-      for (const input of got) {
+      for (const t of got.triaged) if (!this.peerTriage.has(t.bucket)) this.peerTriage.set(t.bucket, t);
+      for (const input of got.inputs) {
         this.corpus.push(input);
         for (const q of this.pendingShare) q.push(input);
       }
       if (this.corpus.length > this.o.corpusCap) this.corpus.splice(0, this.corpus.length - this.o.corpusCap);
+      for (const m of got.minimized) {
+        const best = this.peerMin.get(m.bucket);
+        if (!best || simpler(m.stream, best.stream)) this.peerMin.set(m.bucket, m);
+      }
+      // A bucket left to a peer: its reproducer came (adopted when the queue reaches it), or
+      // the peer's claim lapsed (it was killed): minimized here after all.
+      for (const [id, jobs] of this.waiting) {
+        if (!this.peerMin.has(id) && !sync.claimLapsed(id)) continue;
+        this.waiting.delete(id);
+        this.toMinimize.unshift(...jobs);
+      }
+      // A bucket minimized here that a peer minimized to something simpler: take the simpler.
+      for (const m of got.minimized) {
+        const b = this.buckets.get(m.bucket);
+        const mine = this.minimized.get(m.bucket);
+        if (b && mine && simpler(m.stream, mine)) this.adopt(m.bucket, b, m);
+      }
     } catch (err) {
       if (!this.syncWarned) this.o.log(`SYNC_FAILED ${sync.dir}: ${(err as Error).message}; the campaign goes on, exchanges are retried`);
       this.syncWarned = true;
     }
+    sync.stats.exchanges++;
+    sync.stats.exchangeMs = Math.round((sync.stats.exchangeMs + performance.now() - t0) * 10) / 10;
   }
   private syncWarned = false;
+  /** The end of a --runs campaign with --sync: every bucket is minimized here, peers or not. */
+  private ownMinimizationAtEnd = false;
 
   /** Announces supervisor-side model work (see CampaignOptions.job). */
   private job(what: string): void {
@@ -329,9 +362,18 @@ class Campaign {
     // A crash input killed a thread: running it here would kill the supervisor.
     if (first.divergence?.kind === 'crash') return;
     if (this.poisoned(`triage ${id}`)) return;
+    // A bucket a sync peer triaged: its cause, not triaged again here.
+    const peer = this.peerTriage.get(id);
+    if (peer && peer.pair === first.pair && peer.signature === b.signature) {
+      this.setCause(b, this.book.attach(id, first, b.firstSeen, b.count, samples, peer.cause).cause);
+      this.sync!.stats.triageAdopted++;
+      return;
+    }
     this.job(`triage ${id}`);
-    this.setCause(b, this.book.attach(id, first, b.firstSeen, b.count, samples).cause);
+    const { cause } = this.book.attach(id, first, b.firstSeen, b.count, samples);
+    this.setCause(b, cause);
     this.job('');
+    if (this.sync) this.triOutbox.push({ pair: first.pair, bucket: id, signature: b.signature, cause });
   }
 
   private get statePath(): string { return join(this.o.out, 'campaign.json'); }
@@ -581,6 +623,21 @@ class Campaign {
         this.toMinimize.splice(0, this.toMinimize.length, ...this.toMinimize.filter((j) => j.id !== id));
         continue;
       }
+      if (this.sync && !this.ownMinimizationAtEnd) {
+        // A peer's reproducer: adopted, and this bucket's other samples are not minimized here.
+        const peer = this.peerMin.get(id);
+        if (peer && this.adopt(id, b, peer)) {
+          this.toMinimize.splice(0, this.toMinimize.length, ...this.toMinimize.filter((j) => j.id !== id));
+          continue;
+        }
+        if (!this.sync.claim(id)) {
+          const w = this.waiting.get(id) ?? [];
+          w.push(job, ...this.toMinimize.filter((j) => j.id === id));
+          this.waiting.set(id, w);
+          this.toMinimize.splice(0, this.toMinimize.length, ...this.toMinimize.filter((j) => j.id !== id));
+          continue;
+        }
+      }
       this.job(`minimize ${id}`);
       const sample = queued ?? b.first ?? readEntryFile(join(b.summary.dir, 'samples', '0000.msgpack'));
       try {
@@ -592,10 +649,14 @@ class Campaign {
         }
         const best = this.minimized.get(id);
         const stream = { config: entry.config, events: entry.events };
-        if (best && !simpler(stream, best)) continue;
+        if (best && !simpler(stream, best)) {
+          this.job('');
+          continue;
+        }
         this.minimized.set(id, stream);
         this.store.writeMinimized(id, entry, text);
         b.summary.minimizedLength = entry.events.length;
+        if (this.sync) this.minOutbox.push({ pair: entry.pair, bucket: id, signature: b.summary.signature, stream });
         this.o.log(`MINIMIZED ${id} ${sample.events.length} -> ${entry.events.length} events in ${result.executions} execs${best ? ` (simpler than the previous ${best.events.length})` : ''}`);
       } catch (err) {
         this.o.log(`MINIMIZE_FAILED ${id}: ${(err as Error).message}`);
@@ -604,6 +665,37 @@ class Campaign {
     }
     // Then the causes' reproducers, each starting from a symptom's minimized stream when it has one.
     while (this.o.minimize && this.book.pending && Date.now() < until && !this.mustStop()) this.book.minimizeNext((id) => this.minimized.get(id), this.mustStop);
+  }
+
+  /**
+   * --sync: takes a peer's minimized reproducer for a bucket of this campaign, once one
+   * execution here shows it has the bucket's signature (a peer's file is not trusted).
+   * False when it does not: the bucket is minimized here.
+   */
+  private adopt(id: string, b: { summary: BucketSummary; first: CorpusEntry | null }, m: SharedMinimized): boolean {
+    const best = this.minimized.get(id);
+    if (best && !simpler(m.stream, best)) return true;
+    if (m.signature !== b.summary.signature || this.poisoned(`minimize ${id}`)) return false;
+    const sample = b.first ?? readEntryFile(join(b.summary.dir, 'samples', '0000.msgpack'));
+    if (sample.pair !== m.pair) return false;
+    this.job(`minimize ${id}`);
+    let made: ReturnType<typeof reproducerEntry>;
+    try {
+      made = reproducerEntry(sample, this.selectionOf(sample.pair), m.stream, this.o.hangMs, [`adopted from sync peer of ${this.sync!.dir}`]);
+    } catch {
+      made = null;
+    }
+    this.job('');
+    if (!made) {
+      this.peerMin.delete(id);
+      return false;
+    }
+    this.minimized.set(id, m.stream);
+    this.store.writeMinimized(id, made.entry, made.text);
+    b.summary.minimizedLength = made.entry.events.length;
+    this.sync!.stats.minimizedAdopted++;
+    this.o.log(`MINIMIZED ${id} ${sample.events.length} -> ${made.entry.events.length} events (a sync peer's reproducer${best ? `, simpler than the previous ${best.events.length}` : ''})`);
+    return true;
   }
 
   /**
@@ -657,7 +749,9 @@ class Campaign {
 
   /** What a stop left unminimized, for the summary line. */
   private leftUnminimized(): number {
-    return this.o.minimize ? new Set(this.toMinimize.filter((j) => this.buckets.get(j.id)?.summary.minimizedLength === null).map((j) => j.id)).size : 0;
+    if (!this.o.minimize) return 0;
+    const ids = [...this.toMinimize.map((j) => j.id), ...this.waiting.keys()];
+    return new Set(ids.filter((id) => this.buckets.get(id)?.summary.minimizedLength === null)).size;
   }
 
   private statusLine(tag: string): string {
@@ -685,6 +779,7 @@ class Campaign {
       reportsMerged: this.mergeCost.reports, mergeMs: Math.round(this.mergeCost.ms),
       rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
       lanes: slots.map((s, i) => ({ lane: i, execs: s.execs, execPerSec: Math.round(s.rate), rssMb: Math.round(s.rss / 2 ** 20) })),
+      ...(this.sync ? { sync: { published: this.sync.stats.published, imported: this.sync.stats.imported, exchanges: this.sync.stats.exchanges, exchangeMs: this.sync.stats.exchangeMs } } : {}),
     };
     appendFileSync(join(this.o.out, 'stats.jsonl'), JSON.stringify(rec) + '\n');
   }
@@ -830,7 +925,20 @@ class Campaign {
       stopped = o.stop?.requested ? 'signal' : o.runs !== null && this.execs >= o.runs ? 'runs' : 'duration';
       // A --runs budget minimizes everything (deterministic results); a signal or the end of
       // --duration stops at once, and what is left waits for --resume or `svmfuzz minimize`.
+      if (this.sync && stopped === 'runs') {
+        // A --runs budget minimizes everything: what waits for a peer is adopted if its
+        // reproducer came, and minimized here if not.
+        this.exchange();
+        for (const jobs of this.waiting.values()) this.toMinimize.push(...jobs);
+        this.waiting.clear();
+        this.ownMinimizationAtEnd = true;
+      }
       this.minimizeQueued(Infinity);
+      if (this.sync) {
+        // Publish the last reproducers; give up claims on what stays unminimized here.
+        this.exchange();
+        for (const id of [...this.sync.claims]) if (this.buckets.get(id)?.summary.minimizedLength === null) this.sync.release(id);
+      }
       const left = this.leftUnminimized();
       if (left) o.log(`MINIMIZE_LEFT ${left} bucket(s) not minimized (stopped by ${stopped}): \`svmfuzz fuzz ... --resume\` minimizes them, or \`svmfuzz minimize <bucket dir>\``);
     } finally {
@@ -866,15 +974,28 @@ export function minimizeEntry(entry: CorpusEntry, sel: CampaignOptions['selectio
   const isHang = entry.divergence?.kind === 'hang';
   const oracle = signatureOracle(sel.label, sel.left, sel.right, entry.expected.signature, isHang ? Math.min(hangMs, 250) : hangMs);
   const result = minimize(start, oracle, { ...(isHang ? { maxExecutions: 200 } : {}), stop });
-  const exec = executeGuarded(makeModel(sel.left), makeModel(sel.right), result.stream, isHang ? Math.min(hangMs, 250) : hangMs);
+  const passes = Object.entries(result.passes).map(([n, p]) => `${n} ${p.successes}/${p.calls}`).join(', ');
+  const made = reproducerEntry(entry, sel, result.stream, hangMs, [`from ${entry.events.length} events in ${result.executions} executions (passes: ${passes})`], false);
+  return { entry: made!.entry, text: made!.text, result };
+}
+
+/**
+ * The reproducer entry of a diverging entry's bucket for a stream: executed once under
+ * the pair. With `check`, null when that execution does not diverge with the entry's
+ * signature (a stream from elsewhere, such as a sync peer).
+ */
+export function reproducerEntry(entry: CorpusEntry, sel: CampaignOptions['selection'], stream: Stream, hangMs: number, notes: string[], check = true): { entry: CorpusEntry; text: string } | null {
+  if (entry.expected.outcome !== 'diverges') throw new Error('only a diverging entry has a reproducer');
+  const isHang = entry.divergence?.kind === 'hang';
+  const exec = executeGuarded(makeModel(sel.left), makeModel(sel.right), stream, isHang ? Math.min(hangMs, 250) : hangMs);
+  if (check && (!exec.divergence || signatureKey(sel.label, exec.divergence).text !== entry.expected.signature)) return null;
   const sig = { text: entry.expected.signature, id: entry.expected.signatureId, words: '' };
   const origin = entry.origin ? { ...entry.origin, lineage: [...entry.origin.lineage, 'minimize'] } : null;
-  const min = makeEntry({ pair: sel.label, left: sel.left, right: sel.right }, result.stream, origin, exec, sig);
-  const passes = Object.entries(result.passes).map(([n, p]) => `${n} ${p.successes}/${p.calls}`).join(', ');
-  const text = printStream(result.stream, [
+  const min = makeEntry({ pair: sel.label, left: sel.left, right: sel.right }, stream, origin, exec, sig);
+  const text = printStream(stream, [
     `svmfuzz minimized reproducer: ${sel.label} (${sel.left.id} vs ${sel.right.id})`,
     `signature ${sig.id}: ${sig.text}`,
-    `from ${entry.events.length} events in ${result.executions} executions (passes: ${passes})`,
+    ...notes,
   ]);
-  return { entry: min, text, result };
+  return { entry: min, text };
 }

@@ -1,5 +1,6 @@
-// The engine files in deploy/ hold together: the Kubernetes manifests are well-formed
-// Jobs of the kinds and fields the README's commands need (a schema check of our own),
+// The engine files in deploy/ hold together: the Kubernetes manifests validate against
+// the Kubernetes API's own schemas (kubernetes-models, generated from the API's OpenAPI
+// definitions) and are Jobs of the kinds and fields the README's commands need,
 // agree with each other (one volume, one image, the shard count equal to the Job's
 // completions), and every fuzz, merge and report option they pass is one the CLI has.
 // The Slurm scripts run for real in slurm.test.ts.
@@ -7,6 +8,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Job } from 'kubernetes-models/batch/v1/Job';
+import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { root, run } from '../testing/cli.js';
 
 const k8s = (f: string) => JSON.parse(readFileSync(join(root, 'deploy/kubernetes', f), 'utf8'));
@@ -37,6 +40,21 @@ describe('deploy/kubernetes', () => {
   const pvc = k8s('svmfuzz-volume.json');
   const shards = k8s('svmfuzz-indexed-job.json') as JobSpec;
   const merge = k8s('svmfuzz-merge-job.json') as JobSpec;
+
+  it('each manifest validates against the Kubernetes API schema of its kind, and a broken one does not', () => {
+    expect(() => new PersistentVolumeClaim(pvc).validate()).not.toThrow();
+    expect(() => new Job(shards as never).validate()).not.toThrow();
+    expect(() => new Job(merge as never).validate()).not.toThrow();
+    // The validator does reject what the API server would: a wrong type, an unknown enum value, a missing name.
+    const broken = (edit: (j: JobSpec) => void): JobSpec => {
+      const j = structuredClone(shards);
+      edit(j);
+      return j;
+    };
+    expect(() => new Job(broken((j) => { (j.spec as { completions: unknown }).completions = '8'; }) as never).validate()).toThrow(/completions must be integer/);
+    expect(() => new Job(broken((j) => { j.spec.completionMode = 'Sideways'; }) as never).validate()).toThrow(/completionMode/);
+    expect(() => new Job(broken((j) => { delete (j.spec.template.spec.containers[0] as Partial<Container>).name; }) as never).validate()).toThrow(/containers\/0 must have required property '?name/);
+  });
 
   it('a ReadWriteMany volume, an Indexed Job of shards and a merge Job on it, with one image', () => {
     expect(pvc).toMatchObject({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', spec: { accessModes: ['ReadWriteMany'] } });

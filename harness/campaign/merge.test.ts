@@ -72,6 +72,16 @@ describe('svmfuzz merge', () => {
     expect(replay.code, replay.out).toBe(0);
     const report = run('report', out);
     expect(report.code, report.err).toBe(0);
+    // The report shows each shard's rate, share and what it alone found.
+    const page = readFileSync(join(out, 'report.html'), 'utf8');
+    const section = page.slice(page.indexOf('<section id="shards">'), page.indexOf('</section>', page.indexOf('<section id="shards">')));
+    expect(section).toMatch(/Shards \(3\)/);
+    for (const [i, x] of (merged.merged as { name: string; execs: number; buckets: number; onlyHere: number }[]).entries()) {
+      const only = x.name === 'shard-0-of-3' ? [...all.values()].filter((l) => l.length === 1 && l[0]!.dir.includes('shard-0-of-3')).length : null;
+      if (only !== null) expect(x.onlyHere).toBe(only);
+      expect(section).toContain(`<td><code>${x.name}</code></td><td>${i}/3</td>`);
+      expect(section).toContain(`<td>${x.execs.toLocaleString('en-US')}</td><td>${((100 * x.execs) / 7500).toFixed(1)}%</td>`);
+    }
   }, 180_000);
 
   it('refuses campaigns of different pairs, a missing summary, an OUT it did not write or inside an input: exit 2, naming them', () => {

@@ -260,7 +260,13 @@ export function mergeCampaigns(out: string, dirs: readonly string[]): MergeResul
     fs.mkdirSync(dir, { recursive: true });
     for (const f of ['stats.jsonl', 'shard.json']) if (fs.existsSync(path.join(input.dir, f))) fs.copyFileSync(path.join(input.dir, f), path.join(dir, f));
     const s = input.summary;
-    return { name: input.name, dir: input.dir, shard: readShardRecord(input.dir), seed: s.seed, execs: s.execs, durationMs: s.durationMs, execPerSec: Math.round((s.execs * 1000) / Math.max(1, s.durationMs)), buckets: s.buckets.length, causes: s.causes.length };
+    // Buckets no other input found: what this shard alone contributed.
+    const only = s.buckets.filter((b) => byBucket.get(b.id)!.length === 1).length;
+    return {
+      name: input.name, dir: input.dir, shard: readShardRecord(input.dir), seed: s.seed, workers: s.workers, execs: s.execs, durationMs: s.durationMs,
+      execPerSec: Math.round((s.execs * 1000) / Math.max(1, s.durationMs)), buckets: s.buckets.length, onlyHere: only, causes: s.causes.length,
+      stopped: s.stopped, sync: s.sync ?? null,
+    };
   });
 
   const campaignSeeds = new Set(shards.map((s) => s.shard?.campaignSeed));

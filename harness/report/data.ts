@@ -80,6 +80,43 @@ export interface RunData {
   /** What changed and why (declared changes first): the page leads with them. */
   causes: ReportCause[];
   buckets: ReportBucket[];
+  /** A merged directory (`svmfuzz merge`): its inputs, one row each (empty otherwise). */
+  shards: ShardRow[];
+}
+
+/** One input of a merged directory, as merge.ts records it in summary.json's `merged`. */
+export interface ShardRow {
+  name: string;
+  /** "I/N" when the input was a shard, else null. */
+  shard: string | null;
+  seed: number;
+  workers: number | null;
+  execs: number;
+  durationMs: number;
+  execPerSec: number;
+  buckets: number;
+  /** Buckets no other input found (null: merged by an svmfuzz that did not count them). */
+  onlyHere: number | null;
+  causes: number;
+  sync: { published: number; imported: number; minimizedPublished?: number; minimizedAdopted?: number; deferred?: number; triagePublished?: number; triageAdopted?: number } | null;
+}
+
+/** summary.json's `merged` list, the rows that have the numbers a row needs. */
+function shardRows(summary: unknown): ShardRow[] {
+  const list = (summary as { merged?: unknown } | null)?.merged;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((x): ShardRow[] => {
+    const r = x as Record<string, unknown>;
+    if (typeof r.name !== 'string' || !isNum(r.execs) || !isNum(r.durationMs) || !isNum(r.buckets) || !isNum(r.causes)) return [];
+    const sh = r.shard as { index?: unknown; count?: unknown } | null;
+    return [{
+      name: r.name, shard: sh && isNum(sh.index) && isNum(sh.count) ? `${sh.index}/${sh.count}` : null,
+      seed: isNum(r.seed) ? r.seed : 0, workers: isNum(r.workers) ? r.workers : null, execs: r.execs, durationMs: r.durationMs,
+      execPerSec: isNum(r.execPerSec) ? r.execPerSec : Math.round((r.execs * 1000) / Math.max(1, r.durationMs)),
+      buckets: r.buckets, onlyHere: isNum(r.onlyHere) ? r.onlyHere : null, causes: r.causes,
+      sync: r.sync && typeof r.sync === 'object' ? (r.sync as ShardRow['sync']) : null,
+    }];
+  });
 }
 
 /** A cause as the page shows it; `minTxt` is relative to the run directory. */
@@ -320,7 +357,7 @@ export function loadRun(dirArg: string): RunData {
     corpus: useSummary?.corpus ?? last?.corpus ?? null,
     lostBatches: useSummary?.lostBatches ?? state?.lostBatches ?? null,
     stopped: useSummary?.stopped ?? null,
-    compare, stats, buckets,
+    compare, stats, buckets, shards: shardRows(useSummary),
     causes: (compare?.causes ?? useSummary?.causes ?? state?.causes ?? []).map((c) => reportCause(dir, pair ?? (compare ? `${compare.left.id}..${compare.right.id}` : ''), c)),
   };
   if (compare) mergeCompare(data, compare);

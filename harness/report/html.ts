@@ -115,6 +115,21 @@ function overview(d: RunData): string {
   return `<table class="kv">${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`).join('')}</table>`;
 }
 
+/** A merged directory's inputs: each one's rate, its share of the executions, and what it alone found. */
+function shardsSection(d: RunData): string {
+  if (!d.shards.length) return '';
+  const total = d.shards.reduce((n, s) => n + s.execs, 0);
+  const rate = d.shards.reduce((n, s) => n + s.execPerSec, 0);
+  const rows = d.shards.map((s) => {
+    const sync = s.sync ? `${num(s.sync.published)} / ${num(s.sync.imported)}${s.sync.minimizedAdopted !== undefined ? `; minimized ${num(s.sync.minimizedPublished)} / ${num(s.sync.minimizedAdopted)}` : ''}${s.sync.triageAdopted !== undefined ? `; triaged ${num(s.sync.triagePublished)} / ${num(s.sync.triageAdopted)}` : ''}` : '–';
+    return `<tr><td><code>${esc(s.name)}</code></td><td>${esc(s.shard ?? '–')}</td><td>${num(s.seed)}</td><td>${num(s.workers)}</td><td>${num(s.execs)}</td><td>${total ? `${((100 * s.execs) / total).toFixed(1)}%` : '–'}</td><td>${esc(durationWords(s.durationMs))}</td><td>${num(s.execPerSec)}</td><td>${num(s.buckets)}</td><td>${num(s.onlyHere)}</td><td>${num(s.causes)}</td><td>${sync}</td></tr>`;
+  });
+  return `<section id="shards"><h2>Shards (${d.shards.length})</h2><p class="muted">The campaigns this directory merges; their rates add up to ${num(rate)} executions/s. A shard far below the others ran on a slower or busier machine. <em>only here</em>: buckets no other shard found. <em>sync</em>: inputs published / imported, minimized reproducers and triaged buckets published / adopted.</p>
+<table class="shards"><thead><tr><th>input</th><th>shard</th><th>seed</th><th>lanes</th><th>executions</th><th>share</th><th>duration</th><th>exec/s</th><th>buckets</th><th>only here</th><th>causes</th><th>sync</th></tr></thead><tbody>
+${rows.join('\n')}
+</tbody></table></section>`;
+}
+
 function firstSeen(b: ReportBucket): string {
   if (!b.firstSeen) return b.compare?.source === 'corpus' ? '<span class="muted">corpus</span>' : '<span class="muted">unknown</span>';
   return `exec ${num(b.firstSeen.execs)}<br><span class="muted">${esc(durationWords(b.firstSeen.ms))}</span>`;
@@ -289,6 +304,7 @@ export function renderPage(p: PageInput): string {
 ${causesSection(d)}
 ${d.notes.length ? `<section id="what-happened" class="notes"><h2>What happened</h2><ul>${d.notes.map((n) => `<li>${prose(n)}</li>`).join('')}</ul></section>` : ''}
 <section id="overview"><h2>Run</h2>${overview(d)}</section>
+${shardsSection(d)}
 <section id="saturation"><h2>Saturation</h2>
 <p class="verdict v-${esc(sat.verdict)}" data-verdict="${esc(sat.verdict)}">${esc(sat.headline)}</p>
 <ul>${sat.details.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>

@@ -120,10 +120,14 @@ export class CauseBook {
     return this.known.size;
   }
 
-  /** The cause of a new symptom: triaged now (deterministic), recorded, its reproducer queued. */
-  attach(bucketId: string, entry: CorpusEntry, firstSeen: CauseSummary['firstSeen'], count: number, samples: number): { summary: CauseSummary; cause: Cause } {
+  /**
+   * The cause of a new symptom: triaged now (deterministic), recorded, its reproducer
+   * queued. `given`: the cause a sync peer triaged the same bucket to (sync.ts), taken
+   * as it is instead of triaging here.
+   */
+  attach(bucketId: string, entry: CorpusEntry, firstSeen: CauseSummary['firstSeen'], count: number, samples: number, given?: Cause): { summary: CauseSummary; cause: Cause } {
     const d = entry.divergence!;
-    const cause = this.pair(entry.pair).triage.of({ config: entry.config, events: entry.events }, { kind: d.kind, step: d.step, event: d.event, fields: d.fields, ...(d.error ? { error: d.error } : {}) });
+    const cause = given ?? this.pair(entry.pair).triage.of({ config: entry.config, events: entry.events }, { kind: d.kind, step: d.step, event: d.event, fields: d.fields, ...(d.error ? { error: d.error } : {}) });
     let c = this.causes.get(cause.id);
     if (!c) {
       c = {
