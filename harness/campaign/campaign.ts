@@ -153,6 +153,15 @@ export interface CampaignState {
 const ROUND_RUNS = 4000;
 /** Wall-time box of a round under --duration. */
 const ROUND_MS = 250;
+/**
+ * The supervisor's minimization time, at most this share of its lanes' time (a quarter of
+ * a lane per lane). The supervisor competes with the lanes for the cores, so its time must
+ * follow the lane count: before, it minimized up to half of every round whatever the lane
+ * count, and two one-lane shards on two cores (measured with --cpu-prof: 47% of a shard's
+ * supervisor thread in minimization) spent a core on minimizing where one two-lane
+ * campaign spends half of one.
+ */
+const MINIMIZE_SHARE = 0.25;
 /** How often a --sync campaign exchanges inputs with the other members. */
 export const SYNC_MS = 3000;
 /** How often the shared corpus is written for --resume (~100 KB, no fsync). */
@@ -615,7 +624,21 @@ class Campaign {
 
   /** Minimizes queued buckets on the main thread while the lanes run their batches. */
   private minimizeQueued(until: number): void {
-    while (this.o.minimize && this.toMinimize.length && Date.now() < until && !this.mustStop()) {
+    const t0 = performance.now();
+    // Within a round's slice, minimization also keeps to its share of the lanes' time (see
+    // MINIMIZE_SHARE); the end of a --runs campaign (until = Infinity) minimizes everything.
+    const share = (): boolean => until === Infinity
+      || this.minimizeSpentMs + performance.now() - t0 <= MINIMIZE_SHARE * this.o.workers * (Date.now() - this.start);
+    try {
+      this.minimizeSome(until, share);
+    } finally {
+      this.minimizeSpentMs += performance.now() - t0;
+    }
+  }
+  private minimizeSpentMs = 0;
+
+  private minimizeSome(until: number, share: () => boolean): void {
+    while (this.o.minimize && this.toMinimize.length && Date.now() < until && share() && !this.mustStop()) {
       const job = this.toMinimize.shift()!;
       const { id, entry: queued } = job;
       const b = this.buckets.get(id)!;
@@ -664,7 +687,7 @@ class Campaign {
       this.job('');
     }
     // Then the causes' reproducers, each starting from a symptom's minimized stream when it has one.
-    while (this.o.minimize && this.book.pending && Date.now() < until && !this.mustStop()) this.book.minimizeNext((id) => this.minimized.get(id), this.mustStop);
+    while (this.o.minimize && this.book.pending && Date.now() < until && share() && !this.mustStop()) this.book.minimizeNext((id) => this.minimized.get(id), this.mustStop);
   }
 
   /**

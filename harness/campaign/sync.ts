@@ -7,9 +7,9 @@
 // skipped and tried again at the next exchange. Imported inputs go to every lane like the
 // inputs lanes share among themselves; they are not published again.
 //
-// Members also share minimization, the supervisor's largest cost (measured: two thirds of
-// a shard's main thread when four shards ran on two cores, each minimizing the same early
-// buckets). A member claims a bucket before minimizing it by creating DIR/.claims/<ns>/<id>
+// Members also share minimization, the supervisor's largest cost (measured with
+// --cpu-prof: half of a shard's supervisor thread when four shards ran on two cores, each
+// minimizing the same early buckets). A member claims a bucket before minimizing it by creating DIR/.claims/<ns>/<id>
 // exclusively; a member that finds the bucket claimed by a peer waits for the peer's result
 // (published in its numbered files with its inputs) and adopts it after checking that it
 // reproduces the bucket. A claim older than CLAIM_STALE_MS whose result never came (its
@@ -173,7 +173,7 @@ export class SyncDir {
     this.stats.triagePublished += triaged.length;
   }
 
-  /** The other members' inputs and minimized reproducers this member has not read yet (only valid ones, of the same pair and versions). */
+  /** The other members' inputs, minimized reproducers and triaged buckets this member has not read yet (only valid ones, of the same pair and versions). */
   collect(): Collected {
     const got: SharedInput[] = [];
     const mins: SharedMinimized[] = [];
