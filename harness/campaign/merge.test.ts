@@ -82,6 +82,15 @@ describe('svmfuzz merge', () => {
       expect(section).toContain(`<td><code>${x.name}</code></td><td>${i}/3</td>`);
       expect(section).toContain(`<td>${x.execs.toLocaleString('en-US')}</td><td>${((100 * x.execs) / 7500).toFixed(1)}%</td>`);
     }
+    // A tampered summary cannot put markup on the page through a shard's row.
+    const tampered = summaryOf(out);
+    tampered.merged[0].name = '<i>n</i>';
+    tampered.merged[0].sync = { published: '<i>p</i>', imported: 1 };
+    writeFileSync(join(out, 'summary.json'), JSON.stringify(tampered));
+    expect(run('report', out).code).toBe(0);
+    const page2 = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(page2).not.toContain('<i>');
+    expect(page2).toContain('&lt;i&gt;n&lt;/i&gt;');
   }, 180_000);
 
   it('refuses campaigns of different pairs, a missing summary, an OUT it did not write or inside an input: exit 2, naming them', () => {

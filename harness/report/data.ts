@@ -101,6 +101,15 @@ export interface ShardRow {
   sync: { published: number; imported: number; minimizedPublished?: number; minimizedAdopted?: number; deferred?: number; triagePublished?: number; triageAdopted?: number } | null;
 }
 
+/** A shard's sync figures, numbers only (the page prints them: nothing else from the file gets there). */
+function syncRow(x: unknown): ShardRow['sync'] {
+  const r = x as Record<string, unknown> | null;
+  if (!r || typeof r !== 'object' || !isNum(r.published) || !isNum(r.imported)) return null;
+  const out: NonNullable<ShardRow['sync']> = { published: r.published, imported: r.imported };
+  for (const k of ['minimizedPublished', 'minimizedAdopted', 'deferred', 'triagePublished', 'triageAdopted'] as const) if (isNum(r[k])) out[k] = r[k];
+  return out;
+}
+
 /** summary.json's `merged` list, the rows that have the numbers a row needs. */
 function shardRows(summary: unknown): ShardRow[] {
   const list = (summary as { merged?: unknown } | null)?.merged;
@@ -114,7 +123,7 @@ function shardRows(summary: unknown): ShardRow[] {
       seed: isNum(r.seed) ? r.seed : 0, workers: isNum(r.workers) ? r.workers : null, execs: r.execs, durationMs: r.durationMs,
       execPerSec: isNum(r.execPerSec) ? r.execPerSec : Math.round((r.execs * 1000) / Math.max(1, r.durationMs)),
       buckets: r.buckets, onlyHere: isNum(r.onlyHere) ? r.onlyHere : null, causes: r.causes,
-      sync: r.sync && typeof r.sync === 'object' ? (r.sync as ShardRow['sync']) : null,
+      sync: syncRow(r.sync),
     }];
   });
 }
