@@ -26,12 +26,17 @@ const inputs = (n: number, seed: number): SharedInput[] => Array.from({ length: 
   origin: { seed, lane: 0, iteration: i, lineage: ['generate'] },
 }));
 
+/** A member of pair all in dir. */
+const member = (dir: string, name: string) => new SyncDir(dir, name, 'all', sel.left.id, sel.right!.id);
+/** A fresh sync directory with members a and b of pair all and one member of another pair. */
+function members(): { dir: string; a: SyncDir; b: SyncDir; foreign: SyncDir } {
+  const dir = tmp();
+  return { dir, a: member(dir, 'a'), b: member(dir, 'b'), foreign: new SyncDir(dir, 'c', 'sti-shadow', 'v6.13', 'v6.14') };
+}
+
 describe('SyncDir', () => {
   it('members of one pair read each other\'s new inputs once; a foreign pair, a corrupt file and an invalid event are skipped', () => {
-    const dir = tmp();
-    const a = new SyncDir(dir, 'a', 'all', sel.left.id, sel.right!.id);
-    const b = new SyncDir(dir, 'b', 'all', sel.left.id, sel.right!.id);
-    const foreign = new SyncDir(dir, 'c', 'sti-shadow', 'v6.13', 'v6.14');
+    const { dir, a, b, foreign } = members();
     a.publish(inputs(3, 1));
     foreign.publish(inputs(2, 2));
     expect(b.collect().inputs.map((x) => x.origin.iteration)).toEqual([0, 1, 2]);
@@ -48,12 +53,12 @@ describe('SyncDir', () => {
 
   it('a resumed member numbers on after its files; a vanished directory costs an exchange, not the campaign', () => {
     const dir = tmp();
-    new SyncDir(dir, 'a', 'all', sel.left.id, sel.right!.id).publish(inputs(1, 1));
-    const again = new SyncDir(dir, 'a', 'all', sel.left.id, sel.right!.id);
+    member(dir, 'a').publish(inputs(1, 1));
+    const again = member(dir, 'a');
     again.publish(inputs(1, 2));
     expect(readdirSync(join(dir, 'a')).filter((f) => f.endsWith('.msgpack')).sort()).toEqual(['00000000.msgpack', '00000001.msgpack']);
     expect(() => new SyncDir(dir, 'a', 'sti-shadow', 'v6.13', 'v6.14')).toThrow(/a member of the sync directory for pair all/);
-    const b = new SyncDir(dir, 'b', 'all', sel.left.id, sel.right!.id);
+    const b = member(dir, 'b');
     rmSync(dir, { recursive: true });
     expect(b.collect()).toEqual({ inputs: [], minimized: [], triaged: [] });
     mkdirSync(dir);
@@ -62,10 +67,7 @@ describe('SyncDir', () => {
 
 describe('SyncDir: shared minimization', () => {
   it('one member claims a bucket, the others wait until it releases it or its claim goes stale; its reproducers reach them', () => {
-    const dir = tmp();
-    const a = new SyncDir(dir, 'a', 'all', sel.left.id, sel.right!.id);
-    const b = new SyncDir(dir, 'b', 'all', sel.left.id, sel.right!.id);
-    const other = new SyncDir(dir, 'o', 'sti-shadow', 'v6.13', 'v6.14');
+    const { dir, a, b, foreign: other } = members();
     expect(a.claim('b1')).toBe(true);
     expect(a.claim('b1')).toBe(true); // its own claim (a resumed member)
     expect(b.claim('b1')).toBe(false);
