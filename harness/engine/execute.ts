@@ -3,14 +3,13 @@
 // divergence of kind left-throws / right-throws.
 
 import { advance, makeModel, step, type Model } from '../../models/svm/model.js';
-import { createState, cloneState, copyState, sameApartFromHardware, type VcpuState } from '../../models/svm/state.js';
+import { createState, cloneState, copyState, emptyArray, initialState, sameApartFromHardware, type VcpuState } from '../../models/svm/state.js';
 import type { SvmEvent } from '../../models/svm/events.js';
 import { latent, latentDiff, diffRecords, abstractState, observeStep, sameObservation, OBSERVATION_KEYS, type Observation, type Primitive } from '../../models/svm/observe.js';
 import { stepFeatures } from './coverage.js';
 import { runWithTimeout, HangError } from './watchdog.js';
 import type { Version } from '../../models/svm/versions.js';
 import type { Stream } from '../text/text.js';
-import type { SvmConfig } from '../../models/svm/config.js';
 
 export interface FieldDiff {
   path: string;
@@ -182,15 +181,13 @@ export interface ExecOptions {
   into?: readonly [VcpuState, VcpuState];
   /** Take a snapshot after every `every`-th step from `from.step` up to `upto`, into `out` (in order). */
   capture?: { every: number; upto: number; out: Snapshot[] };
+  /**
+   * A list the caller owns for the execution's transitions (emptied first, returned as
+   * `transitions`): a caller that keeps them copies them, so a run allocates no new list.
+   */
+  transitions?: number[];
 }
 
-/** createState(config) once per config object (streams share their pair's, or carry their own). */
-const INITIAL = new WeakMap<SvmConfig, VcpuState>();
-function initialState(cfg: SvmConfig): VcpuState {
-  let v = INITIAL.get(cfg);
-  if (!v) INITIAL.set(cfg, (v = createState(cfg)));
-  return v;
-}
 
 /**
  * The fuzzing hot path: both models in lock step, stopping at the first observable
@@ -218,7 +215,12 @@ export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage =
     sl = cloneState(from.left);
     sr = cloneState(from.right);
   }
-  const transitions: number[] = from ? opts!.prefixFeatures!.slice(0, from.features) : [];
+  let transitions: number[];
+  if (opts?.transitions) {
+    transitions = opts.transitions;
+    emptyArray(transitions);
+    if (from) for (let i = 0, p = opts.prefixFeatures!; i < from.features; i++) transitions.push(p[i]!);
+  } else transitions = from ? opts!.prefixFeatures!.slice(0, from.features) : [];
   let al = from ? from.al : withCoverage ? abstractState(sl) : 0;
   let ar = from ? from.ar : withCoverage ? abstractState(sr) : 0;
   const events = stream.events;

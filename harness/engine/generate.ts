@@ -5,7 +5,7 @@
 
 import { EVENT_KINDS, specOf, isLegal, type SvmEvent, type FieldSpec, type Where } from '../../models/svm/events.js';
 import { KNOBS, KNOB_NAMES, type SvmConfig, type KnobSpec } from '../../models/svm/config.js';
-import { createState, type VcpuState } from '../../models/svm/state.js';
+import { copyState, createState, initialState, type VcpuState } from '../../models/svm/state.js';
 import { advance, type Model } from '../../models/svm/model.js';
 import type { Rng } from './rng.js';
 import type { Stream } from '../text/text.js';
@@ -67,13 +67,14 @@ export function pickEvent(rng: Rng, v: VcpuState): SvmEvent {
 
 /** The pair's config, with one or two knobs flipped one time in four. */
 export function fuzzConfig(rng: Rng, base: SvmConfig): SvmConfig {
+  // Unchanged, the stream shares the pair's config object (configs are never written), and
+  // so its initial state (initialState) and its snapshots' config.
+  if (!rng.chance(1, 4)) return base;
   const cfg = { ...base } as Record<string, unknown>;
-  if (rng.chance(1, 4)) {
-    const n = 1 + rng.int(2);
-    for (let i = 0; i < n; i++) {
-      const name = rng.pick(KNOB_NAMES);
-      cfg[name] = randomField(rng, KNOBS[name] as KnobSpec, false);
-    }
+  const n = 1 + rng.int(2);
+  for (let i = 0; i < n; i++) {
+    const name = rng.pick(KNOB_NAMES);
+    cfg[name] = randomField(rng, KNOBS[name] as KnobSpec, false);
   }
   return cfg as SvmConfig;
 }
@@ -101,9 +102,12 @@ export function stateAfter(model: Model, s: Stream, upto: number, from?: { state
   return v;
 }
 
-export function generateStream(rng: Rng, model: Model, base: SvmConfig, maxLen: number): Stream {
+/** With `state`, generation runs in that state (the caller's, overwritten) instead of a new one. */
+export function generateStream(rng: Rng, model: Model, base: SvmConfig, maxLen: number, state?: VcpuState): Stream {
   const config = fuzzConfig(rng, base);
-  const v = createState(config);
+  let v: VcpuState;
+  if (state) copyState((v = state), initialState(config));
+  else v = createState(config);
   const len = 1 + rng.int(maxLen);
   const events: SvmEvent[] = [];
   let live = true;

@@ -10,7 +10,7 @@ import { Rng, deriveSeed } from './rng.js';
 import { generateStream, stateAfter } from './generate.js';
 import { mutate, type MutationContext } from './mutate.js';
 import { executePair, progress, type Execution, type ExecOptions, type Snapshot } from './execute.js';
-import { copyState, createState, type VcpuState } from '../../models/svm/state.js';
+import { copyState, createState, initialState, type VcpuState } from '../../models/svm/state.js';
 import { runWithTimeout, HangError } from './watchdog.js';
 import { signatureOf, signatureKey, type Signature } from './signature.js';
 import { Coverage } from './coverage.js';
@@ -146,6 +146,8 @@ export class Lane {
   private readonly scratch: readonly [VcpuState, VcpuState, VcpuState];
   /** ExecOptions of a run from the initial state, in the lane's scratch states. */
   private readonly fresh: ExecOptions;
+  /** The list every run of runOne records its transitions in (ExecOptions.transitions). */
+  private readonly transitions: number[] = [];
 
   /** The iteration whose input `runOne` returns (by ProbeStop) instead of running it: regenerating a killer input. */
   stopAt = -1;
@@ -156,7 +158,7 @@ export class Lane {
     this.ml = makeModel(cfg.left);
     this.mr = makeModel(cfg.right);
     this.scratch = [createState(cfg.config), createState(cfg.config), createState(cfg.config)];
-    this.fresh = { into: [this.scratch[0], this.scratch[1]] };
+    this.fresh = { into: [this.scratch[0], this.scratch[1]], transitions: this.transitions };
     this.mctx = { rng: new Rng(0), model: this.ml, corpus: [], maxLen: cfg.maxLen, stateAt: (st, upto) => this.stateAt(st, upto) };
   }
 
@@ -164,9 +166,9 @@ export class Lane {
    * The left model's state after `upto` events of `st` (the parent, or a stacked mutation
    * of it), from the parent's last snapshot within the events the two still share.
    */
-  private stateAt(st: Stream, upto: number): VcpuState | null {
+  private stateAt(st: Stream, upto: number): VcpuState {
     const p = this.parent;
-    if (!p || !p.snaps || st.config !== p.stream.config) return null;
+    if (!p || !p.snaps || st.config !== p.stream.config) return this.replayTo(st, upto);
     let shared = upto;
     if (st !== p.stream) {
       const pe = p.stream.events;
@@ -176,7 +178,7 @@ export class Lane {
       while (shared < n && pe[shared] === ce[shared]) shared++;
     }
     const k = Math.min(Math.floor(shared / SNAPSHOT_EVERY), p.snaps.length);
-    if (k === 0) return null;
+    if (k === 0) return this.replayTo(st, upto);
     const snap = p.snaps[k - 1]!;
     // The mutators only read the state (to draw an event legal in it): a snapshot taken
     // exactly there is handed over as is, without a copy.
@@ -184,6 +186,13 @@ export class Lane {
     const v = this.scratch[2];
     copyState(v, snap.left);
     return stateAfter(this.ml, st, upto, { state: v, step: snap.step });
+  }
+
+  /** The left model's state after `upto` events of `st`, replayed from the start in the lane's third state. */
+  private replayTo(st: Stream, upto: number): VcpuState {
+    const v = this.scratch[2];
+    copyState(v, initialState(st.config));
+    return stateAfter(this.ml, st, upto, { state: v, step: 0 });
   }
 
   /**
@@ -201,7 +210,7 @@ export class Lane {
     const k = Math.floor(shared / SNAPSHOT_EVERY);
     if (k === 0) return undefined;
     const have = parent.snaps?.length ?? 0;
-    const opts: ExecOptions = { into: [this.scratch[0], this.scratch[1]] };
+    const opts: ExecOptions = { into: [this.scratch[0], this.scratch[1]], transitions: this.transitions };
     if (have) {
       this.snapHolders.delete(parent);
       this.snapHolders.set(parent, true);
@@ -331,7 +340,7 @@ export class Lane {
       stream = m.stream;
       lineage = m.lineage;
     } else {
-      stream = generateStream(rng, this.ml, this.cfg.config, this.cfg.maxLen);
+      stream = generateStream(rng, this.ml, this.cfg.config, this.cfg.maxLen, this.scratch[2]);
       lineage = ['generate'];
     }
     const origin: Origin = { seed: this.cfg.seed, lane: this.cfg.lane, iteration: i, lineage };
@@ -349,7 +358,8 @@ export class Lane {
     report.execs++;
     report.events += stream.events.length;
     if (this.coverage.add(exec.transitions) > 0) {
-      this.push({ stream, origin, transitions: exec.transitions, picks: 0, weight: 0, snaps: null });
+      // The transitions are in the lane's own list (reused by the next run): the corpus keeps a copy.
+      this.push({ stream, origin, transitions: exec.transitions.slice(), picks: 0, weight: 0, snaps: null });
       report.newInputs.push({ stream, origin });
     }
     if (i % RESCORE_EVERY === RESCORE_EVERY - 1) this.rescore();

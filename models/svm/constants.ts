@@ -110,12 +110,18 @@ const VECTOR_NAMES: Record<number, string> = { 1: 'DB', 3: 'BP', 4: 'OF', 6: 'UD
 
 /** Display name of an exit code: "IRET", "NPF", "EXCP_GP". */
 export function exitName(code: number): string {
-  if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + 32) {
-    const v = code - SVM_EXIT_EXCP_BASE;
-    return `EXCP_${VECTOR_NAMES[v] ?? v}`;
+  let name = EXIT_NAME_CACHE.get(code);
+  if (name === undefined) {
+    if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + 32) {
+      const v = code - SVM_EXIT_EXCP_BASE;
+      name = `EXCP_${VECTOR_NAMES[v] ?? v}`;
+    } else name = EXIT_NAMES[code] ?? `0x${code.toString(16)}`;
+    if (EXIT_NAME_CACHE.size < 4096) EXIT_NAME_CACHE.set(code, name); // bounded: codes can come from a stream's fields
   }
-  return EXIT_NAMES[code] ?? `0x${code.toString(16)}`;
+  return name;
 }
+/** exitName's results by code (the model logs exits on its hot path: no string built per exit). */
+const EXIT_NAME_CACHE = new Map<number, string>();
 
 /**
  * Instruction/event intercepts the model knows, as bit positions of Vmcb.intercepts.

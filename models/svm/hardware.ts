@@ -254,6 +254,31 @@ export function hw_delivery_fault(k: KvmOps, v: VcpuState, exitCode: number, exi
   hw_vmexit(k, v, exitCode, exitInfo1, info, infoErr);
 }
 
+/**
+ * The step log's labels ("L1:IRET", "L2:NMI", "L1:INTR:0x20"): built once per distinct
+ * label and reused, so a step logs an exit or a delivery without allocating a string.
+ */
+const EXIT_LABELS = { L1: new Map<number, string>(), L2: new Map<number, string>() };
+function exitLabel(lv: 'L1' | 'L2', exitCode: number): string {
+  const m = EXIT_LABELS[lv];
+  let s = m.get(exitCode);
+  if (s === undefined) {
+    s = `${lv}:${exitName(exitCode)}`;
+    if (m.size < 4096) m.set(exitCode, s);
+  }
+  return s;
+}
+type DeliveryKind = 'NMI' | 'EXCP' | 'INTR' | 'SOFT';
+const byKind = (): Record<DeliveryKind, string[]> => ({ NMI: [], EXCP: [], INTR: [], SOFT: [] });
+const DELIVERY_LABELS = { L1: byKind(), L2: byKind() };
+function deliveryLabel(lv: 'L1' | 'L2', kind: DeliveryKind, vector: number): string {
+  const byVector = DELIVERY_LABELS[lv][kind];
+  const n = vector & 0xff;
+  let s = byVector[n];
+  if (s === undefined) byVector[n] = s = `${lv}:${kind}${kind === 'NMI' ? '' : `:0x${n.toString(16)}`}`;
+  return s;
+}
+
 /** #VMEXIT: EVENTINJ cleared, exit fields written (nRIP for instruction intercepts), GIF=0; control returns to KVM. */
 export function hw_vmexit(k: KvmOps, v: VcpuState, exitCode: number, exitInfo1: number, exitIntInfo = 0, exitIntInfoErr = 0, nextRip = 0): void {
   const vmcb = cur(v);
@@ -272,7 +297,7 @@ export function hw_vmexit(k: KvmOps, v: VcpuState, exitCode: number, exitInfo1: 
   v.hw.delivering = 'none';
   v.phase = 'host';
   v.stat.exits++;
-  v.log.exits.push(`${level(v)}:${exitName(exitCode)}`);
+  v.log.exits.push(exitLabel(level(v), exitCode));
   k.svm_vcpu_run_after_vmrun(k, v);
 }
 
@@ -303,7 +328,7 @@ export function guest_take_event(v: VcpuState, info: number, fault = false): voi
   else g.irqs++;
   oracle_l2_taken(v, info);
   const soft = t === SVM_EVTINJ_TYPE_SOFT ? 'SOFT' : type;
-  v.log.delivered.push(`${level(v)}:${soft}${type === 'NMI' ? '' : `:0x${vector.toString(16)}`}`);
+  v.log.delivered.push(deliveryLabel(level(v), soft, vector));
 }
 
 /**

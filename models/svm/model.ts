@@ -1,7 +1,7 @@
 // A model instance (a version's function table) and the step function that drives it.
 
 import { ALPHABET, isLegal, type SvmEvent } from './events.js';
-import { createState, type VcpuState } from './state.js';
+import { createState, emptyArray, type VcpuState } from './state.js';
 import { observe, latent, type Observation } from './observe.js';
 import { buildOps, type Version } from './versions.js';
 import type { SvmConfig } from './config.js';
@@ -31,12 +31,13 @@ export function makeModel(version: Version): Model {
 
 /** Clears what one step shows (the step log, the VMRUN count) before the step runs. */
 export function beginStep(v: VcpuState): void {
-  // Reuse the step log's arrays: a step runs ~30 times per execution.
+  // Reuse the step log's arrays: a step runs ~30 times per execution (emptyArray keeps
+  // their storage, so the next push allocates nothing).
   const log = v.log;
-  if (log.exits.length) log.exits.length = 0;
-  if (log.reflected.length) log.reflected.length = 0;
-  if (log.delivered.length) log.delivered.length = 0;
-  if (log.warns.length) log.warns.length = 0;
+  emptyArray(log.exits);
+  emptyArray(log.reflected);
+  emptyArray(log.delivered);
+  emptyArray(log.warns);
   log.userspaceExit = '';
   if (log.ioctl) log.ioctl = '';
   if (log.violation) log.violation = log.violationMessage = '';

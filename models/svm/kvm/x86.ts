@@ -21,6 +21,19 @@ import type { KvmOps } from './ops.js';
 import type { NestedState } from './nested.js';
 
 /** vcpu_enter_guest's result when the CPU is now running the guest (the step returns to the stream). */
+/**
+ * What kvm_check_and_inject_events returns: r (-EBUSY becomes 0 with an immediate exit
+ * requested, as the kernel's `if (r == -EBUSY)` at its end). The two common results are
+ * shared constants (read only), so the hot path does not allocate one per call.
+ */
+const INJECT_OK = Object.freeze({ r: 0, reqImmediateExit: false });
+const INJECT_BUSY = Object.freeze({ r: 0, reqImmediateExit: true });
+function injectResult(r: number, reqImmediateExit: boolean): { r: number; reqImmediateExit: boolean } {
+  if (r === EBUSY) return INJECT_BUSY;
+  if (r === 0) return reqImmediateExit ? INJECT_BUSY : INJECT_OK;
+  return { r, reqImmediateExit };
+}
+
 export const IN_GUEST = 2;
 
 export const x86 = {
@@ -208,11 +221,7 @@ export const x86 = {
     else if (v.interrupt.injected) k.svm_inject_irq(k, v, true);
     WARN_ON_ONCE(v, v.exception.injected && v.exception.pending, 'x86.c: exception.injected && exception.pending');
 
-    const out = (): { r: number; reqImmediateExit: boolean } => {
-      if (r === EBUSY) return { r: 0, reqImmediateExit: true };
-      return { r, reqImmediateExit };
-    };
-    if (r < 0) return out();
+    if (r < 0) return injectResult(r, reqImmediateExit);
 
     let canInject = !k.kvm_event_needs_reinjection(k, v);
 
@@ -231,7 +240,7 @@ export const x86 = {
     // 4. NMI.
     if (v.nmiPending > 0) {
       r = canInject ? k.svm_nmi_allowed(k, v, true) : EBUSY;
-      if (r < 0) return out();
+      if (r < 0) return injectResult(r, reqImmediateExit);
       if (r > 0) {
         v.nmiPending--;
         v.nmiInjected = true;
@@ -245,7 +254,7 @@ export const x86 = {
     // 5. External interrupt from the in-kernel LAPIC.
     if (k.kvm_cpu_has_injectable_intr(k, v)) {
       r = canInject ? k.svm_interrupt_allowed(k, v, true) : EBUSY;
-      if (r < 0) return out();
+      if (r < 0) return injectResult(r, reqImmediateExit);
       if (r > 0) {
         const irq = k.kvm_cpu_get_interrupt(k, v);
         if (!WARN_ON_ONCE(v, irq === -1, 'x86.c: no interrupt to inject')) {
@@ -260,7 +269,7 @@ export const x86 = {
     // 6. nested_ops->has_events: SVM has none (VMX only).
     WARN_ON_ONCE(v, v.exception.pending, 'x86.c: exception still pending after injection');
     r = 0;
-    return out();
+    return injectResult(r, reqImmediateExit);
   },
 
   /**
