@@ -155,9 +155,10 @@ export interface Execution {
 
 /**
  * Both models' states after the first `step` events of a stream, and the coverage the
- * execution had recorded by then (`features` of its transitions, `al`/`ar` the abstract
+ * execution had recorded by then (`prefix`: its transitions so far, `al`/`ar` the abstract
  * states): a mutated stream that keeps those events runs on from here. Never mutated:
- * an execution starts from copies.
+ * an execution starts from copies. While the two states were one, `left` and `right` are
+ * the same object.
  */
 export interface Snapshot {
   readonly step: number;
@@ -165,18 +166,16 @@ export interface Snapshot {
   readonly right: VcpuState;
   readonly al: number;
   readonly ar: number;
-  readonly features: number;
+  readonly prefix: readonly number[];
 }
 
 export interface ExecOptions {
   /**
    * Start after `from.step` events, from copies of its states. The stream's first
    * `from.step` events must be those the snapshot was taken on, with the same config and
-   * models; `prefixFeatures` holds (at least) the `from.features` transitions recorded
-   * then. The result is the one a run from the start gives, transitions included.
+   * models. The result is the one a run from the start gives, transitions included.
    */
   from?: Snapshot;
-  prefixFeatures?: readonly number[];
   /** Two states the caller owns, overwritten with the snapshot's, or the initial state without one (no allocation per run). */
   into?: readonly [VcpuState, VcpuState];
   /** Take a snapshot after every `every`-th step from `from.step` up to `upto`, into `out` (in order). */
@@ -186,46 +185,93 @@ export interface ExecOptions {
    * `transitions`): a caller that keeps them copies them, so a run allocates no new list.
    */
   transitions?: number[];
+  /** false: both models make every step (the reference a shared run is tested against). */
+  share?: boolean;
 }
 
 
 /**
+ * One model standing for both while their states are one: the left version's table with
+ * every entry the right version holds differently wrapped to raise `touched`. A step that
+ * raises nothing ran only code both versions share (models call each other only through
+ * their table, and read nothing but the state and the event), so the right model would
+ * have made the same step: its state is the left one's. Null when the two check different
+ * invariants after each step.
+ */
+interface Sharing {
+  readonly model: Model;
+  readonly touched: { on: boolean };
+  /** How many entries differ (0: the two tables are one). */
+  readonly differing: number;
+}
+const SHARING = new WeakMap<Model, WeakMap<Model, Sharing | null>>();
+
+export function sharingOf(ml: Model, mr: Model): Sharing | null {
+  let byRight = SHARING.get(ml);
+  if (!byRight) SHARING.set(ml, (byRight = new WeakMap()));
+  let sh = byRight.get(mr);
+  if (sh !== undefined) return sh;
+  sh = null;
+  if (ml.invariants === mr.invariants) {
+    const touched = { on: false };
+    const left = ml.ops as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const right = mr.ops as unknown as Record<string, unknown>;
+    const ops: Record<string, unknown> = { ...left };
+    let differing = 0;
+    for (const name of new Set([...Object.keys(left), ...Object.keys(right)])) {
+      if (left[name] === right[name]) continue;
+      differing++;
+      const f = left[name];
+      // Fixed arity (no rest array per call): table functions take at most a few arguments.
+      ops[name] = typeof f === 'function'
+        ? (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, g: unknown, h: unknown) => { touched.on = true; return f(a, b, c, d, e, g, h); }
+        : f;
+    }
+    sh = { model: Object.freeze({ version: ml.version, ops: Object.freeze(ops) as unknown as Model['ops'], invariants: ml.invariants }), touched, differing };
+  }
+  byRight.set(mr, sh);
+  return sh;
+}
+
+/**
  * The fuzzing hot path: both models in lock step, stopping at the first observable
  * divergence (or throw); latent state is compared at the end of an equal run.
+ *
+ * While the two states are one (from the start, or from a snapshot taken while they were),
+ * only the left model runs, through sharingOf's table. At the first step that reaches an
+ * entry the versions hold differently the right model takes a state of its own, replayed
+ * from where the run started up to that step, and the run goes on as two. On the built-in
+ * pairs this skips the right model's steps before the first use of a changed function.
  */
 export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage = true, opts?: ExecOptions): Execution {
   const from = opts?.from;
-  let sl: VcpuState;
-  let sr: VcpuState;
-  if (!from && opts?.into) {
-    // A fresh run in the caller's states: a copy of the config's initial state is cheaper
-    // than building one (objects and all) twice per execution.
-    [sl, sr] = opts.into;
-    const init = initialState(stream.config);
-    copyState(sl, init);
-    copyState(sr, init);
-  } else if (!from) {
-    sl = createState(stream.config);
-    sr = createState(stream.config);
-  } else if (opts!.into) {
-    [sl, sr] = opts!.into;
-    copyState(sl, from.left);
-    copyState(sr, from.right);
-  } else {
-    sl = cloneState(from.left);
-    sr = cloneState(from.right);
-  }
+  const share = opts?.share === false ? null : sharingOf(ml, mr);
+  let shared = share !== null && (!from || from.left === from.right);
+  // A side's starting state, in the caller's state when it gave one.
+  const place = (side: 0 | 1): VcpuState => {
+    const into = opts?.into;
+    const src = from ? (side === 0 ? from.left : from.right) : null;
+    if (into) {
+      // A fresh run copies the config's initial state: cheaper than building one.
+      copyState(into[side], src ?? initialState(stream.config));
+      return into[side];
+    }
+    return src ? cloneState(src) : createState(stream.config);
+  };
+  const sl = place(0);
+  let sr: VcpuState = shared ? sl : place(1);
   let transitions: number[];
   if (opts?.transitions) {
     transitions = opts.transitions;
     emptyArray(transitions);
-    if (from) for (let i = 0, p = opts.prefixFeatures!; i < from.features; i++) transitions.push(p[i]!);
-  } else transitions = from ? opts!.prefixFeatures!.slice(0, from.features) : [];
+    if (from) for (let i = 0, p = from.prefix; i < p.length; i++) transitions.push(p[i]!);
+  } else transitions = from ? from.prefix.slice() : [];
   let al = from ? from.al : withCoverage ? abstractState(sl) : 0;
   let ar = from ? from.ar : withCoverage ? abstractState(sr) : 0;
   const events = stream.events;
   const capture = opts?.capture;
-  for (let i = from ? from.step : 0; i < events.length; i++) {
+  const first = from ? from.step : 0;
+  for (let i = first; i < events.length; i++) {
     const e = events[i]!;
     // Both sides advance without building observation records (model.ts advance()); a
     // throw ends its side, as in runPair.
@@ -233,16 +279,50 @@ export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage =
     progress.side = 0;
     let errL: Error | null = null;
     let errR: Error | null = null;
-    try {
-      advance(ml, sl, e);
-    } catch (err) {
-      errL = asError(err);
-    }
-    progress.side = 1;
-    try {
-      advance(mr, sr, e);
-    } catch (err) {
-      errR = asError(err);
+    if (shared) {
+      share!.touched.on = false;
+      try {
+        advance(share!.model, sl, e);
+      } catch (err) {
+        errL = asError(err);
+      }
+      if (!share!.touched.on) {
+        // Shared code only: the right model would have done the same (thrown the same too).
+        if (errL) return { divergence: { kind: 'left-throws', step: i, event: e.kind, fields: [], error: errL.message }, at: { left: null, right: null }, transitions };
+        if (withCoverage) {
+          const n = abstractState(sl);
+          stepFeatures(0, al, e.kind, n, transitions);
+          al = ar = n;
+        }
+        if (capture && (i + 1) % capture.every === 0 && i < capture.upto) {
+          const both = cloneState(sl);
+          capture.out.push({ step: i + 1, left: both, right: both, al, ar, prefix: transitions.slice() });
+        }
+        continue;
+      }
+      // The step reached a changed function: the right side gets its own state, at the
+      // start of this step (the steps before it ran shared code only), and makes the step.
+      shared = false;
+      progress.side = 1;
+      sr = place(1);
+      for (let j = first; j < i; j++) advance(mr, sr, events[j]!);
+      try {
+        advance(mr, sr, e);
+      } catch (err) {
+        errR = asError(err);
+      }
+    } else {
+      try {
+        advance(ml, sl, e);
+      } catch (err) {
+        errL = asError(err);
+      }
+      progress.side = 1;
+      try {
+        advance(mr, sr, e);
+      } catch (err) {
+        errR = asError(err);
+      }
     }
     if (errL || errR) {
       return {
@@ -270,9 +350,11 @@ export function executePair(ml: Model, mr: Model, stream: Stream, withCoverage =
       }
     }
     if (capture && (i + 1) % capture.every === 0 && i < capture.upto) {
-      capture.out.push({ step: i + 1, left: cloneState(sl), right: cloneState(sr), al, ar, features: transitions.length });
+      capture.out.push({ step: i + 1, left: cloneState(sl), right: cloneState(sr), al, ar, prefix: transitions.slice() });
     }
   }
+  // Still one state: nothing latent can differ.
+  if (shared) return { divergence: null, at: null, transitions };
   if (events.length && !sameApartFromHardware(sl, sr)) {
     const fields = latentDiff(sl, sr);
     if (fields.length) {

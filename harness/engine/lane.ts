@@ -215,7 +215,6 @@ export class Lane {
       this.snapHolders.delete(parent);
       this.snapHolders.set(parent, true);
       opts.from = parent.snaps![Math.min(k, have) - 1];
-      opts.prefixFeatures = parent.transitions;
     }
     // An input gets snapshots from its second pick on: most inputs are picked a few times
     // only, and taking two state copies per snapshot for them costs more than it saves.
