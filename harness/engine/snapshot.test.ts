@@ -150,38 +150,35 @@ describe('runs from a snapshot', () => {
     expect(resumed).toBeGreaterThan(50);
   });
 
-  it('leave the snapshots untouched, and a lane finds the same buckets with them as without', () => {
-    const make = () => new Lane({ seed: 3, lane: 0, pair: 'all', left: sel.left, right: sel.right!, config: sel.config, maxLen: 24, samplesPerBucket: 4, corpusCap: 2000, hangMs: 0 });
-    const a = make();
-    const b = make();
-    // b never resumes from a snapshot: every execution starts from a fresh state.
-    (b as unknown as { resumeFrom: () => undefined }).resumeFrom = () => undefined;
-    (b as unknown as { stateAt: () => null }).stateAt = () => null;
-    const ra = a.runBatch(3000);
-    const rb = b.runBatch(3000);
-    expect(ra.counts).toEqual(rb.counts);
-    expect(ra.newInputs).toEqual(rb.newInputs);
-    expect(a.coverage.size).toBe(b.coverage.size);
-    const held = (a as unknown as { snapCount: number }).snapCount;
-    expect(held).toBeGreaterThan(0);
-  });
-
-  it('give the same buckets and coverage as runs from the start when half the runs are on a focused pair', () => {
-    // A focused run's inputs join the corpus with the focused pair's transitions; their
-    // children run the lane's own pair and resume from snapshots those children took.
+  /**
+   * Two lanes of one seed, one of them never resuming from a snapshot (every execution
+   * starts from a fresh state): they must find the same buckets, inputs and coverage.
+   */
+  function withAndWithout(seed: number, runs: number, focused: boolean): void {
     const make = () => {
-      const lane = new Lane({ seed: 4, lane: 0, pair: 'all', left: sel.left, right: sel.right!, config: sel.config, maxLen: 24, samplesPerBucket: 4, corpusCap: 2000, hangMs: 0 });
-      lane.setFocus({ label: 'all-focused', left: sel.right! });
+      const lane = new Lane({ seed, lane: 0, pair: 'all', left: sel.left, right: sel.right!, config: sel.config, maxLen: 24, samplesPerBucket: 4, corpusCap: 2000, hangMs: 0 });
+      if (focused) lane.setFocus({ label: 'all-focused', left: sel.right! });
       return lane;
     };
     const a = make();
     const b = make();
     (b as unknown as { resumeFrom: () => undefined }).resumeFrom = () => undefined;
-    const ra = a.runBatch(6000);
-    const rb = b.runBatch(6000);
+    (b as unknown as { stateAt: () => null }).stateAt = () => null;
+    const ra = a.runBatch(runs);
+    const rb = b.runBatch(runs);
     expect(ra.counts).toEqual(rb.counts);
     expect(ra.newInputs).toEqual(rb.newInputs);
     expect(a.coverage.size).toBe(b.coverage.size);
     expect((a as unknown as { snapCount: number }).snapCount).toBeGreaterThan(0);
+  }
+
+  it('leave the snapshots untouched, and a lane finds the same buckets with them as without', () => {
+    withAndWithout(3, 3000, false);
+  });
+
+  it('give the same buckets and coverage as runs from the start when half the runs are on a focused pair', () => {
+    // A focused run's inputs join the corpus with the focused pair's transitions; their
+    // children run the lane's own pair and resume from snapshots those children took.
+    withAndWithout(4, 6000, true);
   });
 });
