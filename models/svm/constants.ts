@@ -108,6 +108,9 @@ const EXIT_NAMES: Record<number, string> = {
 };
 const VECTOR_NAMES: Record<number, string> = { 1: 'DB', 3: 'BP', 4: 'OF', 6: 'UD', 8: 'DF', 10: 'TS', 11: 'NP', 12: 'SS', 13: 'GP', 14: 'PF', 17: 'AC', 18: 'MC' };
 
+/** exitName's results by code (the model logs exits on its hot path: no string built per exit). */
+const EXIT_NAME_CACHE = new Map<number, string>();
+
 /** Display name of an exit code: "IRET", "NPF", "EXCP_GP". */
 export function exitName(code: number): string {
   let name = EXIT_NAME_CACHE.get(code);
@@ -120,8 +123,6 @@ export function exitName(code: number): string {
   }
   return name;
 }
-/** exitName's results by code (the model logs exits on its hot path: no string built per exit). */
-const EXIT_NAME_CACHE = new Map<number, string>();
 
 /**
  * Instruction/event intercepts the model knows, as bit positions of Vmcb.intercepts.

@@ -20,7 +20,6 @@ import { oracle_nmi_resync } from '../oracle.js';
 import type { KvmOps } from './ops.js';
 import type { NestedState } from './nested.js';
 
-/** vcpu_enter_guest's result when the CPU is now running the guest (the step returns to the stream). */
 /**
  * What kvm_check_and_inject_events returns: r (-EBUSY becomes 0 with an immediate exit
  * requested, as the kernel's `if (r == -EBUSY)` at its end). The two common results are
@@ -34,6 +33,7 @@ function injectResult(r: number, reqImmediateExit: boolean): { r: number; reqImm
   return { r, reqImmediateExit };
 }
 
+/** vcpu_enter_guest's result when the CPU is now running the guest (the step returns to the stream). */
 export const IN_GUEST = 2;
 
 export const x86 = {
